@@ -1,0 +1,91 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Skvoznaya: open, self-hosted end-to-end marketing analytics.
+// Layout and module responsibilities: docs/architecture.md.
+
+let package = Package(
+    name: "skvoznaya",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "analytics", targets: ["analytics"]),
+        .executable(name: "runtime-testbed", targets: ["runtime-testbed"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // C doors: system-library targets, never products. Exactly one Swift module imports each.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
+        .systemLibrary(
+            name: "CRabbitMQ", pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"]), .brew(["rabbitmq-c"])]
+        ),
+
+        // Pure domain values: timestamps, days and time zones, money (no I/O, no dependencies).
+        .target(name: "Domain"),
+        // libpq client: connections on their own serial queues, pool, typed rows, COPY, bulk upsert.
+        .target(name: "Postgres", dependencies: [
+            "CLibPQ", "Domain",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // rabbitmq-c client: connections on their own serial queues, topology, confirms, consumer.
+        .target(name: "AMQP", dependencies: [
+            "CRabbitMQ",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Deployment configuration: environment + optional YAML file, secrets by reference.
+        .target(name: "Settings", dependencies: [
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Versioned SQL migrations and the migrator.
+        .target(name: "Schema", dependencies: [
+            "Postgres",
+            .product(name: "Logging", package: "swift-log"),
+        ], resources: [.embedInCode("Migrations")]),
+        // The worker runtime, written once: envelope, batched consume loop, retry/dead-letter,
+        // outbox relay, health/metrics endpoint, logging and metrics bootstrap.
+        .target(name: "Runtime", dependencies: [
+            "Postgres", "AMQP", "Settings", "Domain",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        // The operator CLI's commands, as a library so tests call them in-process too.
+        .target(name: "OperatorCLI", dependencies: [
+            "Postgres", "Schema", "Settings", "Runtime",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "analytics", dependencies: ["OperatorCLI"]),
+
+        // The runtime's test worker: counters with non-idempotent writes, used by the kill,
+        // restart, dead-letter and shutdown tests.
+        .target(name: "RuntimeTestbed", dependencies: ["Runtime", "Postgres"]),
+        .executableTarget(name: "runtime-testbed", dependencies: ["RuntimeTestbed", "Runtime", "AMQP", "Settings"]),
+
+        // Benchmarks of the C doors against their raw baselines (run in release; see docs/benchmarks.md).
+        .executableTarget(name: "foundation-bench", dependencies: ["Postgres", "AMQP"]),
+
+        .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI",
+        ]),
+    ]
+)
+
+// Shared compiler settings for every Swift target.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,58 @@
+import Logging
+import Postgres
+
+/// The logic of a worker: applies a batch of messages to PostgreSQL.
+///
+/// The runtime calls `handle` inside one transaction; whatever the handler writes (including
+/// `Outbox.enqueue`) commits together, and the batch is acknowledged only after the commit.
+/// Throwing rolls everything back; the runtime then retries the messages one by one, and
+/// dead-letters the ones that keep failing.
+public protocol BatchHandler: Sendable {
+    /// Applies `messages` (already decoded, already stripped of message ids this consumer has
+    /// processed before) on `connection`, which is inside an open transaction.
+    func handle(_ messages: [Envelope], on connection: PGConnection, logger: Logger) async throws
+}
+
+/// How a worker consumes.
+public struct WorkerConfiguration: Sendable {
+    /// Consumer name: the idempotency scope in `runtime.processed_messages` and the metrics label.
+    public var name: String
+    /// The queue consumed.
+    public var queue: String
+    /// Declared on every (re)connection: the queue, its bindings and dead-letter queue.
+    public var topology: AMQPTopology
+    /// Most unacknowledged deliveries the broker sends ahead (≥ `batchSize`).
+    public var prefetch: Int
+    /// Most messages handled in one transaction.
+    public var batchSize: Int
+    /// Seconds to keep gathering a batch after its first message.
+    public var batchLinger: Double
+    /// Attempts of a failing message before it is dead-lettered.
+    public var maxAttempts: Int
+    /// Backoff between attempts (and between infrastructure retries).
+    public var backoff: AMQPBackoff
+    /// Skip message ids this consumer has already applied (for handlers whose writes are not
+    /// idempotent by themselves). Costs one insert per message.
+    public var skipProcessed: Bool
+    /// Days `runtime.processed_messages` rows are kept.
+    public var processedRetentionDays: Int
+
+    public init(
+        name: String, queue: String, topology: AMQPTopology, prefetch: Int = 1000, batchSize: Int = 500,
+        batchLinger: Double = 0.05, maxAttempts: Int = 5, backoff: AMQPBackoff = AMQPBackoff(initial: 0.1, maximum: 5),
+        skipProcessed: Bool = true, processedRetentionDays: Int = 7
+    ) {
+        self.name = name
+        self.queue = queue
+        self.topology = topology
+        self.prefetch = max(prefetch, batchSize)
+        self.batchSize = batchSize
+        self.batchLinger = batchLinger
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+        self.skipProcessed = skipProcessed
+        self.processedRetentionDays = processedRetentionDays
+    }
+}
+
+import AMQP

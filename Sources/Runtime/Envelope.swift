@@ -1,0 +1,120 @@
+import Domain
+import Foundation
+
+/// The versioned JSON envelope every message of the cluster travels in.
+///
+/// ```json
+/// {"v": 1, "type": "visits.recorded", "project": "school", "id": "…",
+///  "occurred_at": "2026-11-23T04:56:00.123Z", "payload": {…}}
+/// ```
+///
+/// `id` is the message's idempotency key (redelivered or republished copies share it). A
+/// payload may carry a batch of records (thousands of visits in one message).
+public struct Envelope: Sendable {
+    /// The envelope versions this build reads.
+    public static let supportedVersions: ClosedRange<Int> = 1...1
+    public static let currentVersion = 1
+
+    public let version: Int
+    public let type: String
+    public let project: String
+    public let id: String
+    public let occurredAt: Date
+    /// The whole message as received, for decoding the payload.
+    public let raw: [UInt8]
+
+    private struct Header: Decodable {
+        let v: Int
+        let type: String
+        let project: String
+        let id: String
+        let occurred_at: String
+    }
+
+    private struct Body<Payload: Decodable>: Decodable { let payload: Payload }
+
+    private struct Outgoing<Payload: Encodable>: Encodable {
+        let v: Int
+        let type: String
+        let project: String
+        let id: String
+        let occurred_at: String
+        let payload: Payload
+    }
+
+    /// Reads and checks the header fields.
+    /// - Throws: `EnvelopeError` naming the field that is missing or wrong.
+    public init(decoding bytes: [UInt8]) throws {
+        let header: Header
+        do {
+            header = try JSONDecoder().decode(Header.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw EnvelopeError(Self.describe(error))
+        } catch {
+            throw EnvelopeError("not JSON: \(error)")
+        }
+        guard Self.supportedVersions.contains(header.v) else {
+            throw EnvelopeError("v: unsupported envelope version \(header.v) (this build reads \(Self.supportedVersions))")
+        }
+        guard !header.type.isEmpty else { throw EnvelopeError("type: empty") }
+        guard !header.id.isEmpty, header.id.utf8.count <= 200 else { throw EnvelopeError("id: empty or longer than 200 bytes") }
+        guard !header.project.isEmpty, header.project.count <= 64,
+              header.project.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" })
+        else { throw EnvelopeError("project: '\(header.project.prefix(80))' is not a project id") }
+        guard let occurredAt = Timestamp.parse(header.occurred_at) else {
+            throw EnvelopeError("occurred_at: '\(header.occurred_at.prefix(80))' is not an RFC 3339 time with an offset")
+        }
+        version = header.v
+        type = header.type
+        project = header.project
+        id = header.id
+        self.occurredAt = occurredAt
+        raw = bytes
+    }
+
+    /// Decodes the payload.
+    /// - Throws: `EnvelopeError` naming the payload field that is wrong.
+    public func payload<Payload: Decodable>(as type: Payload.Type = Payload.self) throws -> Payload {
+        do {
+            return try JSONDecoder().decode(Body<Payload>.self, from: Data(raw)).payload
+        } catch let error as DecodingError {
+            throw EnvelopeError(Self.describe(error))
+        }
+    }
+
+    /// Encodes a message.
+    public static func encode<Payload: Encodable>(
+        type: String, project: String, id: String = UUID().uuidString.lowercased(), occurredAt: Date = Date(),
+        payload: Payload
+    ) throws -> [UInt8] {
+        let outgoing = Outgoing(v: currentVersion, type: type, project: project, id: id,
+                                occurred_at: Timestamp.format(occurredAt), payload: payload)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(outgoing))
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let at = path(context)
+            return "\(at.isEmpty ? "" : at + ".")\(key.stringValue): missing"
+        case .typeMismatch(let type, let context): return "\(path(context)): expected \(type)"
+        case .valueNotFound(let type, let context): return "\(path(context)): null where \(type) is required"
+        case .dataCorrupted(let context):
+            let at = path(context)
+            return at.isEmpty ? "not valid JSON" : "\(at): \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+}
+
+/// A message that cannot be read; the reason names the field.
+public struct EnvelopeError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

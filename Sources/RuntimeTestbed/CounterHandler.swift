@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import Postgres
+import Runtime
+
+/// A worker used by the runtime's own tests (kill, restart, dead-letter, shutdown): it adds
+/// amounts to counters in `testbed.counters`.
+///
+/// Its writes are deliberately *not* idempotent (`total = total + amount`), so any message
+/// applied twice shows up as a wrong total: the runtime's skipping of processed ids is what
+/// keeps the totals exact. For each message it also enqueues a `counter.applied` event in the
+/// outbox, exercising "commit, then publish".
+public struct CounterHandler: BatchHandler {
+    /// `counter.add` payload: a batch of increments.
+    public struct Payload: Codable, Sendable {
+        public var items: [Item]
+        public init(items: [Item]) { self.items = items }
+    }
+
+    public struct Item: Codable, Sendable {
+        public var key: String
+        public var amount: Int64
+        public init(key: String, amount: Int64) {
+            self.key = key
+            self.amount = amount
+        }
+    }
+
+    /// A key whose messages always fail (for the dead-letter test).
+    public static let poisonKey = "poison"
+    public static let exchange = "testbed"
+
+    /// Milliseconds to sleep inside each batch's transaction, so a test can kill mid-batch.
+    public var delayMilliseconds: Int
+
+    public init(delayMilliseconds: Int = 0) { self.delayMilliseconds = delayMilliseconds }
+
+    public func handle(_ messages: [Envelope], on connection: PGConnection, logger: Logger) async throws {
+        var keys: [String] = []
+        var amounts: [Int64] = []
+        var events: [OutboxMessage] = []
+        for message in messages {
+            let payload = try message.payload(as: Payload.self)
+            for item in payload.items {
+                if item.key == Self.poisonKey { throw TestbedError("poison key in message \(message.id)") }
+                keys.append(item.key)
+                amounts.append(item.amount)
+            }
+            events.append(try OutboxMessage(
+                exchange: Self.exchange, routingKey: "counter.applied", type: "counter.applied", project: message.project,
+                id: message.id + ":applied", payload: payload))
+        }
+        try await connection.query("""
+            INSERT INTO testbed.counters (key, total)
+            SELECT key, sum(amount) FROM unnest($1::text[], $2::bigint[]) AS t(key, amount) GROUP BY key
+            ON CONFLICT (key) DO UPDATE SET total = testbed.counters.total + EXCLUDED.total
+            """, [keys, amounts])
+        try await Outbox.enqueue(events, on: connection)
+        if delayMilliseconds > 0 { try await Task.sleep(for: .milliseconds(delayMilliseconds)) }
+    }
+}
+
+public struct TestbedError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,37 @@
+/// One versioned SQL migration, embedded in the binary from `Sources/Schema/Migrations`.
+///
+/// Files are named `V<4-digit version>__<name>.sql`; a migration is never edited once released
+/// (the migrator refuses to run when an applied migration's checksum changed).
+public struct Migration: Sendable, Equatable {
+    public let version: Int
+    public let name: String
+    public let sql: String
+
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
+
+    init(version: Int, name: String, bytes: [UInt8]) {
+        self.init(version: version, name: name, sql: String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// FNV-1a 64 of the SQL text, hex: detects edits of applied migrations.
+    public var checksum: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in sql.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Every migration, in version order. Adding a file means adding its line here
+    /// (`MigrationsTests` fails if a file in the folder is missing from this list).
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "core", bytes: PackageResources.V0001__core_sql),
+        Migration(version: 2, name: "runtime", bytes: PackageResources.V0002__runtime_sql),
+    ]
+}

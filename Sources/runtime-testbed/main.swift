@@ -1,0 +1,23 @@
+import AMQP
+import Foundation
+import Logging
+import Runtime
+import RuntimeTestbed
+import Settings
+
+// The runtime's test worker (see CounterHandler). Reads DATABASE_URL, AMQP_URL, HTTP_PORT and
+// TESTBED_QUEUE, TESTBED_DELAY_MS, TESTBED_BATCH_SIZE.
+let environment = ProcessInfo.processInfo.environment
+let settings = try Settings.load()
+Observability.bootstrap(settings)
+let queue = environment["TESTBED_QUEUE"] ?? "testbed.counters"
+let batchSize = Int(environment["TESTBED_BATCH_SIZE"] ?? "") ?? 200
+let worker = WorkerConfiguration(
+    name: queue, queue: queue,
+    topology: AMQPTopology.workQueue(queue, exchange: CounterHandler.exchange, routingKeys: ["\(queue).add"]),
+    batchSize: batchSize, maxAttempts: 3, backoff: AMQPBackoff(initial: 0.05, maximum: 1))
+let app = WorkerApp(
+    settings: settings, worker: worker,
+    handler: CounterHandler(delayMilliseconds: Int(environment["TESTBED_DELAY_MS"] ?? "") ?? 0),
+    shutdownTimeoutSeconds: Int(environment["TESTBED_SHUTDOWN_SECONDS"] ?? "") ?? 10)
+try await app.build(logger: Logger(label: "runtime-testbed")).run()
