@@ -54,6 +54,12 @@ public struct PGBulkWriteResult: Sendable, Equatable {
     public var deleted: Int
     /// Rows inserted or updated in the target.
     public var written: Int
+
+    public init(staged: Int, deleted: Int, written: Int) {
+        self.staged = staged
+        self.deleted = deleted
+        self.written = written
+    }
 }
 
 private let stagingCounter = Atomic<Int>(0)

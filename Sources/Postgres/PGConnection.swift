@@ -142,6 +142,7 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     /// Runs `body` inside `BEGIN … COMMIT`; rolls back and rethrows when `body` throws.
+    @discardableResult
     public func withTransaction<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
         try await simpleQuery("BEGIN")
         do {

@@ -30,6 +30,7 @@ public final class PGPool: Sendable {
 
     /// Lends a connection to `body` and takes it back afterwards.
     /// - Throws: `PGError(.connectionFailed)` when no connection can be opened, or what `body` throws.
+    @discardableResult
     public func withConnection<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
         let connection = try await acquire()
         do {
@@ -44,6 +45,7 @@ public final class PGPool: Sendable {
 
     /// Runs `body` in one transaction on one connection: `BEGIN`, `body`, `COMMIT`
     /// (rolled back when `body` throws).
+    @discardableResult
     public func withTransaction<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
         try await withConnection { connection in
             try await connection.withTransaction(body)

@@ -1,0 +1,80 @@
+import AMQP
+import Foundation
+import Testing
+
+@Suite struct AMQPTests {
+    @Test func hundredThousandPersistentMessagesWithConfirmsAreAllConsumedInBatches() async throws {
+        let queue = TestStack.unique("amqp.bulk")
+        let topology = AMQPTopology.workQueue(queue, exchange: "tests", routingKeys: [queue])
+        let publisher = AMQPPublisher(configuration: TestStack.amqp, topology: topology, logger: TestStack.logger)
+        let total = 100_000
+        // Four concurrent callers: their batches share the pump and the confirm window.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for part in 0..<4 {
+                group.addTask {
+                    for chunk in stride(from: part * total / 4, to: (part + 1) * total / 4, by: 1000) {
+                        let messages = (chunk..<(chunk + 1000)).map {
+                            AMQPMessage(exchange: "tests", routingKey: queue, body: Array("{\"n\":\($0)}".utf8), messageID: "m\($0)")
+                        }
+                        try await publisher.publish(messages)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await AMQPAdmin.queueStatus(queue, configuration: TestStack.amqp).messages == total)
+
+        let consumer = AMQPConsumer(configuration: TestStack.amqp, queue: queue, topology: topology, prefetch: 1000,
+                                    logger: TestStack.logger)
+        var seen = Set<String>()
+        var batches = 0
+        while seen.count < total {
+            let batch = try await consumer.receive(max: 500, wait: 5, linger: 0.05)
+            if batch.isEmpty { break }
+            batches += 1
+            for delivery in batch { seen.insert(delivery.messageID ?? "") }
+            #expect(try await consumer.ack(batch) == batch.count)
+        }
+        #expect(seen.count == total)
+        #expect(batches < total / 10)
+        await consumer.close()
+        await publisher.close()
+        let drained = await TestStack.eventually(seconds: 30) {
+            (try? await AMQPAdmin.queueStatus(queue, configuration: TestStack.amqp).messages) == 0
+        }
+        #expect(drained)
+        try await AMQPAdmin.deleteQueues([queue, queue + ".dead"], configuration: TestStack.amqp)
+    }
+
+    @Test func unacknowledgedDeliveriesReturnWhenTheConsumerCloses() async throws {
+        let queue = TestStack.unique("amqp.requeue")
+        let topology = AMQPTopology.workQueue(queue, exchange: "tests", routingKeys: [queue])
+        let publisher = AMQPPublisher(configuration: TestStack.amqp, topology: topology, logger: TestStack.logger)
+        try await publisher.publish((0..<10).map {
+            AMQPMessage(exchange: "tests", routingKey: queue, body: Array("\($0)".utf8), headers: ["n": .int(Int64($0))])
+        })
+        let first = AMQPConsumer(configuration: TestStack.amqp, queue: queue, topology: topology, prefetch: 10, logger: TestStack.logger)
+        let taken = try await first.receive(max: 10, wait: 5, linger: 0.5)
+        #expect(taken.count == 10)
+        #expect(taken.first?.headers["n"] == .int(0))
+        try await first.ack(Array(taken.prefix(4)))
+        await first.close()
+        let second = AMQPConsumer(configuration: TestStack.amqp, queue: queue, topology: topology, prefetch: 10, logger: TestStack.logger)
+        let again = try await second.receive(max: 10, wait: 5, linger: 0.5)
+        #expect(again.count == 6)
+        #expect(again.allSatisfy { $0.redelivered })
+        try await second.ack(again)
+        await second.close()
+        await publisher.close()
+        try await AMQPAdmin.deleteQueues([queue, queue + ".dead"], configuration: TestStack.amqp)
+    }
+
+    @Test func badURLIsRefusedWithoutEchoingThePassword() {
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "http://user:s3cret@host/") }
+        let parsed = try? AMQPConfiguration(url: "amqp://app:s3cret@rabbit:5679/prod%2Fa?heartbeat=10")
+        #expect(parsed?.port == 5679)
+        #expect(parsed?.virtualHost == "prod/a")
+        #expect(parsed?.heartbeatSeconds == 10)
+        #expect(parsed?.redactedURL.contains("s3cret") == false)
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import Postgres
+import Testing
+
+@Suite struct PostgresTests {
+    func connect(_ url: String = TestStack.databaseURL) async throws -> PGConnection {
+        try await PGConnection.connect(PGConfiguration(url: url), logger: TestStack.logger)
+    }
+
+    @Test func parametersRoundTripWithTypedDecoding() async throws {
+        let connection = try await connect()
+        let evil = "'; DROP TABLE x; -- \t\n\\ \"quoted\" <b>&amp;</b> ёжик"
+        let when = Date(timeIntervalSince1970: 1_795_000_000.123456)
+        let id = UUID()
+        let rows = try await connection.query(
+            "SELECT $1::text AS s, $2::bigint AS i, $3::numeric AS n, $4::timestamptz AS t, $5::uuid AS u, $6::bytea AS b, $7::text AS missing, $8::boolean AS f",
+            [evil, Int64.max, Decimal(string: "12345678901234567890.123456")!, when, id, Data([0, 1, 254, 255]), nil as String?, false])
+        let row = rows[0]
+        #expect(try row.decode(String.self, "s") == evil)
+        #expect(try row.decode(Int64.self, "i") == Int64.max)
+        #expect(try row.decode(Decimal.self, "n") == Decimal(string: "12345678901234567890.123456")!)
+        #expect(abs(try row.decode(Date.self, "t").timeIntervalSince(when)) < 0.000_001)
+        #expect(try row.decode(UUID.self, "u") == id)
+        #expect(try row.decode(Data.self, "b") == Data([0, 1, 254, 255]))
+        #expect(try row.decode(String?.self, "missing") == nil)
+        #expect(try row.decode(Bool.self, "f") == false)
+        #expect(throws: PGError.self) { try row.decode(String.self, "missing") }
+        await connection.close()
+    }
+
+    @Test func serverErrorsCarrySQLStateAndStatement() async throws {
+        let connection = try await connect()
+        let table = "public.\(TestStack.unique("err"))"
+        try await connection.simpleQuery("CREATE TABLE \(table) (id int PRIMARY KEY)")
+        try await connection.query("INSERT INTO \(table) VALUES ($1)", [1])
+        do {
+            try await connection.query("INSERT INTO \(table) VALUES ($1)", [1])
+            Issue.record("duplicate key accepted")
+        } catch let error as PGError {
+            #expect(error.code == .server)
+            #expect(error.sqlState == "23505")
+            #expect(error.statement?.contains("INSERT INTO") == true)
+            #expect(!error.isTransient)
+        }
+        // The connection stays usable after a server error.
+        #expect(try await connection.query("SELECT count(*) FROM \(table)")[0].decode(Int.self, 0) == 1)
+        await connection.close()
+    }
+
+    @Test func transactionRollsBackWhenBodyThrows() async throws {
+        let pool = PGPool(PGConfiguration(url: TestStack.databaseURL, poolSize: 2), logger: TestStack.logger)
+        let table = "public.\(TestStack.unique("tx"))"
+        try await pool.query("CREATE TABLE \(table) (id int)")
+        await #expect(throws: TestFailure.self) {
+            try await pool.withTransaction { connection in
+                try await connection.query("INSERT INTO \(table) VALUES (1)")
+                throw TestFailure("boom")
+            }
+        }
+        try await pool.withTransaction { try await $0.query("INSERT INTO \(table) VALUES (2)") }
+        let rows = try await pool.query("SELECT id FROM \(table)")
+        #expect(rows.map { try! $0.decode(Int.self, 0) } == [2])
+        await pool.close()
+    }
+
+    @Test func copyOfOneMillionRowsIsReadBackByCount() async throws {
+        let connection = try await connect()
+        let table = "public.\(TestStack.unique("copy"))"
+        try await connection.simpleQuery("CREATE UNLOGGED TABLE \(table) (id bigint, name text, amount bigint)")
+        let stored = try await connection.copyIn("COPY \(table) (id, name, amount) FROM STDIN") { writer in
+            for index in 0..<1_000_000 {
+                writer.field(Int64(index))
+                writer.field(index % 1000 == 0 ? "tab\there\nnewline \\ slash" : "row")
+                writer.field(Int64(index % 97))
+                try writer.endRow()
+            }
+        }
+        #expect(stored == 1_000_000)
+        let rows = try await connection.query("SELECT count(*), sum(amount), count(*) FILTER (WHERE name LIKE 'tab%') FROM \(table)")
+        #expect(try rows[0].decode(Int.self, 0) == 1_000_000)
+        let expectedSum = (0..<1_000_000).reduce(0) { $0 + $1 % 97 }
+        #expect(try rows[0].decode(Int.self, 1) == expectedSum)
+        #expect(try rows[0].decode(Int.self, 2) == 1000)
+        let special = try await connection.query("SELECT name FROM \(table) WHERE id = 0")
+        #expect(try special[0].decode(String.self, 0) == "tab\there\nnewline \\ slash")
+        try await connection.simpleQuery("DROP TABLE \(table)")
+        await connection.close()
+    }
+
+    @Test func failedCopyWritesNothing() async throws {
+        let connection = try await connect()
+        let table = "public.\(TestStack.unique("copyfail"))"
+        try await connection.simpleQuery("CREATE TABLE \(table) (id bigint)")
+        await #expect(throws: TestFailure.self) {
+            try await connection.copyIn("COPY \(table) (id) FROM STDIN") { writer in
+                for index in 0..<10_000 {
+                    writer.field(Int64(index))
+                    try writer.endRow()
+                }
+                throw TestFailure("bad line 10001")
+            }
+        }
+        #expect(try await connection.query("SELECT count(*) FROM \(table)")[0].decode(Int.self, 0) == 0)
+        await connection.close()
+    }
+
+    @Test func bulkReplaceOfAKeyRangeIsIdempotent() async throws {
+        let pool = PGPool(PGConfiguration(url: TestStack.databaseURL), logger: TestStack.logger)
+        let table = "public.\(TestStack.unique("spend"))"
+        try await pool.query("""
+            CREATE TABLE \(table) (project_id text, source text, day date, campaign text, cost bigint,
+                                   PRIMARY KEY (project_id, source, day, campaign))
+            """)
+        // Another source's rows and another range must survive untouched.
+        try await pool.query("INSERT INTO \(table) VALUES ('p', 'vk', '2026-11-01', 'c1', 999), ('p', 'direct', '2026-10-01', 'c1', 5)")
+        let spec = PGBulkWrite(
+            table: table, columns: ["project_id", "source", "day", "campaign", "cost"],
+            mode: .replace(range: PGRange("project_id = $1 AND source = $2 AND day BETWEEN $3::date AND $4::date",
+                                          ["p", "direct", "2026-11-01", "2026-11-10"])))
+        @discardableResult func write(multiplier: Int64) async throws -> PGBulkWriteResult {
+            try await pool.withTransaction { connection in
+                try await connection.bulkWrite(spec) { writer in
+                    for day in 1...10 {
+                        for campaign in 1...50 {
+                            writer.field("p")
+                            writer.field("direct")
+                            writer.field(String(format: "2026-11-%02d", day))
+                            writer.field("c\(campaign)")
+                            writer.field(Int64(day * campaign) * multiplier)
+                            try writer.endRow()
+                        }
+                    }
+                }
+            }
+        }
+        let first = try await write(multiplier: 1)
+        #expect(first == PGBulkWriteResult(staged: 500, deleted: 0, written: 500))
+        let second = try await write(multiplier: 1)
+        #expect(second == PGBulkWriteResult(staged: 500, deleted: 500, written: 500))
+        func totals() async throws -> (Int, Int) {
+            let row = try await pool.query("SELECT count(*), sum(cost) FROM \(table) WHERE source = 'direct' AND day >= '2026-11-01'")[0]
+            return (try row.decode(Int.self, 0), try row.decode(Int.self, 1))
+        }
+        let expected = (1...10).reduce(0) { sum, day in sum + (1...50).reduce(0) { $0 + day * $1 } }
+        #expect(try await totals() == (500, expected))
+        // Revised figures replace the old ones.
+        try await write(multiplier: 2)
+        #expect(try await totals() == (500, expected * 2))
+        let untouched = try await pool.query("SELECT sum(cost) FROM \(table) WHERE NOT (source = 'direct' AND day >= '2026-11-01')")
+        #expect(try untouched[0].decode(Int.self, 0) == 1004)
+        // A row outside the range is refused and nothing of the write remains.
+        await #expect(throws: PGError.self) {
+            try await pool.withTransaction { connection in
+                try await connection.bulkWrite(spec) { writer in
+                    for value in ["p", "direct", "2026-12-25", "c1"] { writer.field(value) }
+                    writer.field(Int64(1))
+                    try writer.endRow()
+                }
+            }
+        }
+        #expect(try await totals() == (500, expected * 2))
+        await pool.close()
+    }
+
+    @Test func bulkUpsertReplacesByKey() async throws {
+        let pool = PGPool(PGConfiguration(url: TestStack.databaseURL), logger: TestStack.logger)
+        let table = "public.\(TestStack.unique("upsert"))"
+        try await pool.query("CREATE TABLE \(table) (project_id text, id int, value text, PRIMARY KEY (project_id, id))")
+        let spec = PGBulkWrite(table: table, columns: ["project_id", "id", "value"],
+                               mode: .upsert(key: ["project_id", "id"], update: ["value"]))
+        for round in ["a", "b"] {
+            try await pool.withTransaction { connection in
+                try await connection.bulkWrite(spec) { writer in
+                    for id in 0..<1000 {
+                        writer.field("p")
+                        writer.field(Int64(id))
+                        writer.field(round)
+                        try writer.endRow()
+                    }
+                }
+            }
+        }
+        let row = try await pool.query("SELECT count(*), min(value), max(value) FROM \(table)")[0]
+        #expect(try row.decode(Int.self, 0) == 1000)
+        #expect(try row.decode(String.self, 1) == "b")
+        #expect(try row.decode(String.self, 2) == "b")
+        await #expect(throws: PGError.self) {
+            try await pool.withConnection { try await $0.bulkWrite(spec) { _ in } }
+        }
+        await pool.close()
+    }
+
+    @Test func poolRecoversAfterServerRestart() async throws {
+        let stack = PrivateStack(pgPort: 55462, amqpPort: 5693)
+        try stack.stack("start-postgres")
+        defer { _ = try? stack.stack("stop-postgres") }
+        let pool = PGPool(PGConfiguration(url: stack.databaseURL, poolSize: 2), logger: TestStack.logger)
+        #expect(try await pool.query("SELECT 1")[0].decode(Int.self, 0) == 1)
+        try stack.stack("stop-postgres")
+        do {
+            _ = try await pool.query("SELECT 1")
+            Issue.record("query succeeded with the server stopped")
+        } catch let error as PGError {
+            #expect(error.isTransient)
+        }
+        try stack.stack("start-postgres")
+        let recovered = await TestStack.eventually(seconds: 30) {
+            (try? await pool.query("SELECT 2")[0].decode(Int.self, 0)) == 2
+        }
+        #expect(recovered)
+        await pool.close()
+    }
+}

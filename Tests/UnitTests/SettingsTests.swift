@@ -1,0 +1,64 @@
+import Foundation
+import Settings
+import Testing
+
+@Suite struct SettingsTests {
+    let yaml = """
+        database_url: postgresql://app:dbpass@db:5432/analytics
+        projects:
+          - id: school
+            name: Online school
+            time_zone: Europe/Moscow
+            currency: RUB
+            ingest_key: {env: SCHOOL_INGEST_KEY}
+            sources:
+              - id: direct-main
+                kind: yandex_direct
+                account: school-agency
+                credentials:
+                  token: {env: DIRECT_TOKEN}
+                  other: {value: inline-s3cret}
+                options: {utm_source: yandex}
+        """
+
+    @Test func fileThenEnvironment() throws {
+        var settings = try Settings.parse(yaml: yaml)
+        #expect(settings.projects.first?.sources.first?.options["utm_source"] == "yandex")
+        let path = NSTemporaryDirectory() + "settings-\(UUID().uuidString).yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        settings = try Settings.load(path: path, environment: ["AMQP_URL": "amqp://u:p@mq:5672/%2f", "LOG_LEVEL": "debug"])
+        #expect(settings.databaseURL == "postgresql://app:dbpass@db:5432/analytics")
+        #expect(settings.amqpURL == "amqp://u:p@mq:5672/%2f")
+        #expect(settings.logLevel == "debug")
+        #expect(settings.project("school")?.timeZone == "Europe/Moscow")
+    }
+
+    @Test func secretsResolveByReferenceAndNeverPrint() throws {
+        let settings = try Settings.parse(yaml: yaml)
+        let token = try #require(settings.projects.first?.sources.first?.credentials["token"])
+        #expect(try token.resolve(environment: ["DIRECT_TOKEN": "y0_AgAAAA-secret"]) == "y0_AgAAAA-secret")
+        #expect(throws: SettingsError.self) { try token.resolve(environment: [:]) }
+        do {
+            _ = try token.resolve(environment: [:])
+        } catch {
+            #expect("\(error)".contains("DIRECT_TOKEN"))
+        }
+        let dump = try settings.redactedYAML()
+        #expect(!dump.contains("dbpass"))
+        #expect(!dump.contains("inline-s3cret"))
+        #expect(dump.contains("DIRECT_TOKEN"))
+        #expect(!"\(token)".contains("secret") || "\(token)".contains("<secret from env"))
+    }
+
+    @Test func badValuesNameTheKey() {
+        func message(_ text: String) -> String {
+            do { _ = try Settings.parse(yaml: text).validate(); return "" } catch { return "\(error)" }
+        }
+        #expect(message("projects:\n  - id: Bad Id\n").contains("projects[0].id"))
+        #expect(message("projects:\n  - id: a\n    time_zone: Europe/Mosco\n").contains("time_zone"))
+        #expect(message("projects:\n  - id: a\n    currency: rub\n").contains("currency"))
+        #expect(message("projects:\n  - id: a\n  - id: a\n").contains("used twice"))
+        #expect(message("projects:\n  - id: a\n    sources:\n      - id: s\n").contains("kind"))
+        #expect(message("projects:\n  - id: a\n    ingest_key: {env: A, file: B}\n").contains("exactly one"))
+    }
+}
