@@ -21,10 +21,17 @@ public final class AMQPPublisher: Sendable {
         public var backoff: AMQPBackoff
         /// Give up a call after this many seconds without the broker (nil: never).
         public var giveUpAfterSeconds: Double?
-        public init(window: Int = 1000, backoff: AMQPBackoff = AMQPBackoff(), giveUpAfterSeconds: Double? = nil) {
+        /// Seconds to wait for outstanding confirms before the connection is taken for dead
+        /// (and the unconfirmed messages published again on a new one).
+        public var confirmTimeoutSeconds: Double
+        public init(
+            window: Int = 1000, backoff: AMQPBackoff = AMQPBackoff(), giveUpAfterSeconds: Double? = nil,
+            confirmTimeoutSeconds: Double = 30
+        ) {
             self.window = window
             self.backoff = backoff
             self.giveUpAfterSeconds = giveUpAfterSeconds
+            self.confirmTimeoutSeconds = confirmTimeoutSeconds
         }
     }
 
@@ -51,6 +58,14 @@ public final class AMQPPublisher: Sendable {
 
     private let link: AMQPLink
     private let settings: Configuration
+    /// The next delivery tag of the current channel. Tags count from 1 on each new channel and
+    /// keep counting across batches on the same one. Confined to `link.queue`.
+    private let tags = TagCounter()
+
+    private final class TagCounter: @unchecked Sendable {
+        var generation = 0
+        var next: UInt64 = 1
+    }
     private let shared = Mutex(Shared())
     private let heartbeat: TimerBox
 
@@ -185,9 +200,11 @@ public final class AMQPPublisher: Sendable {
     }
 
     private func publishAll(_ batch: [Request], on socket: AMQPSocket) throws {
-        // Delivery tags restart at 1 on every new channel.
+        if tags.generation != link.generation {
+            tags.generation = link.generation
+            tags.next = 1
+        }
         var inFlight: [UInt64: (Request, Int)] = [:]
-        var nextTag: UInt64 = 1
         func settle(_ tag: UInt64, multiple: Bool, ok: Bool) {
             let tags: [UInt64] = multiple ? inFlight.keys.filter { $0 <= tag } : [tag]
             for settled in tags {
@@ -205,8 +222,8 @@ public final class AMQPPublisher: Sendable {
         }
         func readConfirms(until done: () -> Bool) throws {
             while !done() {
-                guard let frame = try socket.waitFrame(timeout: 30) else {
-                    throw AMQPError(.connectionLost, "no confirms for 30 s", operation: "publish")
+                guard let frame = try socket.waitFrame(timeout: settings.confirmTimeoutSeconds) else {
+                    throw AMQPError(.connectionLost, "no confirms for \(settings.confirmTimeoutSeconds) s", operation: "publish")
                 }
                 guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { continue }
                 let method = frame.payload.method
@@ -227,8 +244,8 @@ public final class AMQPPublisher: Sendable {
         for request in batch where request.failure == nil {
             for (index, message) in request.messages.enumerated() where !request.confirmed[index] {
                 try socket.publish(message)
-                inFlight[nextTag] = (request, index)
-                nextTag += 1
+                inFlight[tags.next] = (request, index)
+                tags.next += 1
                 if inFlight.count >= settings.window {
                     try readConfirms { inFlight.count < settings.window / 2 }
                 }

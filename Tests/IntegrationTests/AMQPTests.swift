@@ -22,7 +22,11 @@ import Testing
             }
             try await group.waitForAll()
         }
-        #expect(try await AMQPAdmin.queueStatus(queue, configuration: TestStack.amqp).messages == total)
+        // Quorum queues report their length a moment late; every message was confirmed already.
+        let stored = await TestStack.eventually(seconds: 30) {
+            (try? await AMQPAdmin.queueStatus(queue, configuration: TestStack.amqp).messages) == total
+        }
+        #expect(stored)
 
         let consumer = AMQPConsumer(configuration: TestStack.amqp, queue: queue, topology: topology, prefetch: 1000,
                                     logger: TestStack.logger)
@@ -65,6 +69,27 @@ import Testing
         #expect(again.allSatisfy { $0.redelivered })
         try await second.ack(again)
         await second.close()
+        await publisher.close()
+        try await AMQPAdmin.deleteQueues([queue, queue + ".dead"], configuration: TestStack.amqp)
+    }
+
+    @Test func sequentialPublishesOnOneChannelAreEachConfirmedOnce() async throws {
+        let queue = TestStack.unique("amqp.sequential")
+        let topology = AMQPTopology.workQueue(queue, exchange: "tests", routingKeys: [queue])
+        // A short confirm timeout: a confirm matched to the wrong delivery tag would time out and
+        // republish, leaving duplicates in the queue.
+        let publisher = AMQPPublisher(configuration: TestStack.amqp, topology: topology,
+                                      settings: .init(confirmTimeoutSeconds: 2), logger: TestStack.logger)
+        for index in 0..<20 {
+            try await publisher.publish(AMQPMessage(exchange: "tests", routingKey: queue, body: Array("\(index)".utf8),
+                                                    messageID: "s\(index)"))
+        }
+        let consumer = AMQPConsumer(configuration: TestStack.amqp, queue: queue, topology: topology, prefetch: 100,
+                                    logger: TestStack.logger)
+        let received = try await consumer.receive(max: 100, wait: 5, linger: 1)
+        #expect(received.map { $0.messageID ?? "" } == (0..<20).map { "s\($0)" })
+        try await consumer.ack(received)
+        await consumer.close()
         await publisher.close()
         try await AMQPAdmin.deleteQueues([queue, queue + ".dead"], configuration: TestStack.amqp)
     }

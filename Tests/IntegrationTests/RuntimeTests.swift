@@ -199,7 +199,8 @@ import Testing
         let dead = AMQPConsumer(configuration: world.amqp, queue: world.queue + ".dead", topology: world.topology, prefetch: 10,
                                 logger: TestStack.logger)
         let letters = try await dead.receive(max: 10, wait: 5, linger: 0.5)
-        let reasons = Dictionary(uniqueKeysWithValues: letters.map { ($0.messageID ?? "", $0.headers["x-error"]?.stringValue ?? "") })
+        #expect(letters.count == 3, "\(letters.map { ($0.messageID ?? "-", $0.headers["x-error"]?.stringValue ?? "") })\n\(worker.log)")
+        let reasons = Dictionary(letters.map { ($0.messageID ?? "", $0.headers["x-error"]?.stringValue ?? "") }) { first, _ in first }
         #expect(reasons["garbage-1"]?.contains("undecodable") == true)
         #expect(reasons["bad-time-1"]?.contains("occurred_at") == true)
         #expect(reasons["poison-1"]?.contains("poison key") == true)

@@ -88,25 +88,45 @@ struct PrivateStack {
     func stack(_ command: String) throws -> String {
         let script = TestStack.environment["ANALYTICS_STACK_SCRIPT"]
             ?? TestStack.repositoryRoot.appendingPathComponent("scripts/stack.sh").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, command]
         var environment = TestStack.environment
         environment["STACK_ROOT"] = root
         environment["PGPORT"] = String(pgPort)
         environment["AMQP_PORT"] = String(amqpPort)
         environment["RMQ_DIST_PORT"] = String(amqpPort + 20000)
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestFailure("stack.sh \(command) failed with status \(process.terminationStatus)")
+        let outputPath = "/tmp/\(TestStack.unique("stack")).out"
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let status = try Spawn.run("/bin/bash", [script, command], environment: environment, outputPath: outputPath)
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            throw TestFailure("stack.sh \(command) failed with status \(status): \(text.suffix(2000))")
         }
-        return String(decoding: data, as: UTF8.self)
+        return text
+    }
+}
+
+/// Runs a command to its end with posix_spawn and waitpid. (Foundation's `Process` can miss
+/// the exit of a script whose grandchild — a database server — keeps running.) Output goes to
+/// a file.
+enum Spawn {
+    static func run(_ path: String, _ arguments: [String], environment: [String: String], outputPath: String) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard spawned == 0 else { throw TestFailure("cannot start \(path): errno \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }
 

@@ -1,3 +1,0 @@
-import OperatorCLI
-
-await AnalyticsCommand.main()
