@@ -137,3 +137,11 @@ extension PGConnection {
         }
     }
 }
+
+/// Makes `PGCopyWriter`s that write COPY text into any sink (a file, a buffer), e.g. to
+/// produce a file for `psql \copy` with exactly the bytes `copyIn` would send.
+public enum PGCopyWriterFactory {
+    public static func make(sink: @escaping ([UInt8]) throws -> Void) -> PGCopyWriter { PGCopyWriter(sink: sink) }
+    /// Sends what is still buffered.
+    public static func finish(_ writer: PGCopyWriter) throws { try writer.flush() }
+}
