@@ -36,12 +36,17 @@ public struct WorkerConfiguration: Sendable {
     public var skipProcessed: Bool
     /// Days `runtime.processed_messages` rows are kept.
     public var processedRetentionDays: Int
+    /// Fault injection for tests: milliseconds to pause between a batch's commit and its ack —
+    /// the window in which a crash leads to redelivery of already applied messages. 0 in
+    /// production.
+    public var pauseAfterCommitMilliseconds: Int
 
     public init(
         name: String, queue: String, topology: AMQPTopology, prefetch: Int = 1000, batchSize: Int = 500,
         batchLinger: Double = 0.05, maxAttempts: Int = 5, backoff: AMQPBackoff = AMQPBackoff(initial: 0.1, maximum: 5),
-        skipProcessed: Bool = true, processedRetentionDays: Int = 7
+        skipProcessed: Bool = true, processedRetentionDays: Int = 7, pauseAfterCommitMilliseconds: Int = 0
     ) {
+        self.pauseAfterCommitMilliseconds = pauseAfterCommitMilliseconds
         self.name = name
         self.queue = queue
         self.topology = topology

@@ -102,6 +102,9 @@ public final class Worker: Service, Sendable {
             case .committed:
                 settled += good.map(\.0)
                 metrics.handled.increment(by: good.count)
+                if configuration.pauseAfterCommitMilliseconds > 0 {
+                    try? await Task.sleep(for: .milliseconds(configuration.pauseAfterCommitMilliseconds))
+                }
             case .interrupted:
                 await acknowledge(settled)
                 return

@@ -6,7 +6,9 @@ import RuntimeTestbed
 import Settings
 
 // The runtime's test worker (see CounterHandler). Reads DATABASE_URL, AMQP_URL, HTTP_PORT and
-// TESTBED_QUEUE, TESTBED_DELAY_MS, TESTBED_BATCH_SIZE.
+// TESTBED_QUEUE, TESTBED_DELAY_MS (inside each batch's transaction), TESTBED_PAUSE_AFTER_COMMIT_MS
+// (between commit and ack), TESTBED_BATCH_SIZE, TESTBED_SKIP_PROCESSED (default 1),
+// TESTBED_SHUTDOWN_SECONDS.
 let environment = ProcessInfo.processInfo.environment
 let settings = try Settings.load()
 Observability.bootstrap(settings)
@@ -15,7 +17,9 @@ let batchSize = Int(environment["TESTBED_BATCH_SIZE"] ?? "") ?? 200
 let worker = WorkerConfiguration(
     name: queue, queue: queue,
     topology: AMQPTopology.workQueue(queue, exchange: CounterHandler.exchange, routingKeys: ["\(queue).add"]),
-    batchSize: batchSize, maxAttempts: 3, backoff: AMQPBackoff(initial: 0.05, maximum: 1))
+    batchSize: batchSize, maxAttempts: 3, backoff: AMQPBackoff(initial: 0.05, maximum: 1),
+    skipProcessed: environment["TESTBED_SKIP_PROCESSED"] != "0",
+    pauseAfterCommitMilliseconds: Int(environment["TESTBED_PAUSE_AFTER_COMMIT_MS"] ?? "") ?? 0)
 let app = WorkerApp(
     settings: settings, worker: worker,
     handler: CounterHandler(delayMilliseconds: Int(environment["TESTBED_DELAY_MS"] ?? "") ?? 0),
