@@ -70,7 +70,7 @@ let package = Package(
 
         // The runtime's test worker: counters with non-idempotent writes, used by the kill,
         // restart, dead-letter and shutdown tests.
-        .target(name: "RuntimeTestbed", dependencies: ["Runtime", "Postgres"]),
+        .target(name: "RuntimeTestbed", dependencies: ["Runtime", "Postgres", "AMQP"]),
         .executableTarget(name: "runtime-testbed", dependencies: ["RuntimeTestbed", "Runtime", "AMQP", "Settings"]),
 
         // Benchmarks of the C doors against their raw baselines (run in release; see docs/benchmarks.md).

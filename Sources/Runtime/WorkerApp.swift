@@ -49,12 +49,15 @@ public struct WorkerApp: Sendable {
             "amqp.queue": "\(worker.queue)",
         ])
         var configuration = ServiceGroupConfiguration(
+            // ServiceGroup shuts services down in reverse order, each after the previous one
+            // finished: the consumer first (it completes its batch), then the relay, the health
+            // endpoint, and last the shared clients.
             services: [
+                .init(service: Closer(pool: pool, publisher: publisher)),
+                .init(service: health),
+                .init(service: relay),
                 .init(service: consumer, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: relay),
-                .init(service: health),
-                .init(service: Closer(pool: pool, publisher: publisher)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)

@@ -64,3 +64,32 @@ public struct TestbedError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension CounterHandler {
+    /// Publishes `count` `counter.add` messages (key `k<i % 10>`, amount `i % 7 + 1`) in batches
+    /// of 1000 with confirms; returns the sum of all amounts.
+    public static func publishDemo(
+        count: Int, queue: String, topology: AMQPTopology, amqp: AMQPConfiguration, logger: Logger
+    ) async throws -> Int64 {
+        let publisher = AMQPPublisher(configuration: amqp, topology: topology, logger: logger)
+        var total: Int64 = 0
+        let run = UUID().uuidString.prefix(8)
+        for start in stride(from: 0, to: count, by: 1000) {
+            var messages: [AMQPMessage] = []
+            for index in start..<min(count, start + 1000) {
+                let item = Item(key: "k\(index % 10)", amount: Int64(index % 7 + 1))
+                total += item.amount
+                let id = "demo-\(run)-\(index)"
+                messages.append(AMQPMessage(
+                    exchange: exchange, routingKey: "\(queue).add",
+                    body: try Envelope.encode(type: "counter.add", project: "demo", id: id, payload: Payload(items: [item])),
+                    messageID: id))
+            }
+            try await publisher.publish(messages)
+        }
+        await publisher.close()
+        return total
+    }
+}
+
+import AMQP
