@@ -42,6 +42,7 @@ let package = Package(
         ]),
         // Deployment configuration: environment + optional YAML file, secrets by reference.
         .target(name: "Settings", dependencies: [
+            "Domain",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -76,7 +77,7 @@ let package = Package(
         // Benchmarks of the C doors against their raw baselines (run in release; see docs/benchmarks.md).
         .executableTarget(name: "foundation-bench", dependencies: ["Postgres", "AMQP"]),
 
-        .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres"]),
+        .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI",
         ]),

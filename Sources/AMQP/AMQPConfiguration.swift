@@ -4,12 +4,12 @@ import Foundation
 ///
 /// The vhost is the URL's path, percent-decoded (`/%2f` and an empty path both mean `/`).
 /// Defaults: user `guest`, password `guest`, port 5672.
-public struct AMQPConfiguration: Sendable {
+public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var virtualHost: String
     public var user: String
-    /// Never logged; `description` masks it.
+    /// Never logged: `description` and `redactedURL` mask it.
     public var password: String
     /// Heartbeat interval the client asks for, in seconds (0 = off).
     public var heartbeatSeconds: Int
@@ -61,6 +61,9 @@ public struct AMQPConfiguration: Sendable {
             }
         }
     }
+
+    /// The URL with the password masked.
+    public var description: String { redactedURL }
 
     /// `amqp://user:***@host:port/vhost`, safe for logs.
     public var redactedURL: String {

@@ -36,6 +36,8 @@ public final class AMQPConsumer: Sendable {
             try socket.qos(prefetch: prefetch)
             try socket.consume(queue: queue, consumerTag: "")
         }
+        // While the owner handles a batch nobody calls `receive`: keep the connection alive.
+        link.startHeartbeat { try $0.sendHeartbeat() }
     }
 
     /// Waits up to `wait` seconds for the first delivery, then gathers more until `max` are in

@@ -21,6 +21,7 @@ final class AMQPLink: @unchecked Sendable {
     private(set) var generation = 0
     /// Runs on `queue` right after each (re)connection, before the socket is used.
     var onConnect: ((AMQPSocket) throws -> Void)?
+    private var heartbeatTimer: (any DispatchSourceTimer)?
 
     init(configuration: AMQPConfiguration, topology: AMQPTopology, name: String, logger: Logger) {
         self.configuration = configuration
@@ -57,10 +58,27 @@ final class AMQPLink: @unchecked Sendable {
         self.socket = nil
     }
 
-    /// On `queue`: closes the socket for good.
+    /// On `queue`: closes the socket for good and stops the heartbeat timer.
     func closeSocket() {
+        heartbeatTimer?.cancel()
+        heartbeatTimer = nil
         socket?.close()
         socket = nil
+    }
+
+    /// Runs `tick` on `queue` every half heartbeat interval while a socket is open, so the
+    /// connection stays alive however long its owner is busy between calls; a failing tick
+    /// drops the connection. rabbitmq-c services heartbeats only inside its own calls.
+    func startHeartbeat(_ tick: @escaping (AMQPSocket) throws -> Void) {
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        let interval = Double(max(1, configuration.heartbeatSeconds)) / 2
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        timer.setEventHandler { [weak self] in
+            guard let self, let socket = self.socket else { return }
+            do { try tick(socket) } catch { self.drop(after: error) }
+        }
+        heartbeatTimer = timer
+        timer.resume()
     }
 
     /// Runs `body` on `queue` with a connected socket; a failure drops the connection and is

@@ -67,14 +67,6 @@ public final class AMQPPublisher: Sendable {
         var next: UInt64 = 1
     }
     private let shared = Mutex(Shared())
-    private let heartbeat: TimerBox
-
-    /// Holds the heartbeat timer. `@unchecked Sendable`: the timer is created once, and only
-    /// `cancel()` (thread-safe in Dispatch) is called on it afterwards.
-    private final class TimerBox: @unchecked Sendable {
-        let timer: any DispatchSourceTimer
-        init(_ timer: any DispatchSourceTimer) { self.timer = timer }
-    }
 
     /// - Parameters:
     ///   - configuration: broker URL parts.
@@ -87,19 +79,18 @@ public final class AMQPPublisher: Sendable {
         link = AMQPLink(configuration: configuration, topology: topology, name: name, logger: logger)
         link.onConnect = { try $0.confirmSelect() }
         self.settings = settings
-        let timer = DispatchSource.makeTimerSource(queue: link.queue)
-        heartbeat = TimerBox(timer)
-        let interval = Double(max(1, configuration.heartbeatSeconds)) / 2
-        timer.schedule(deadline: .now() + interval, repeating: interval)
-        timer.setEventHandler { [weak self] in
-            // Idle connections still owe the broker heartbeats: service them between batches.
-            guard let self, !self.shared.withLock({ $0.pumping }), let socket = self.link.socket else { return }
-            do { while try socket.waitFrame(timeout: 0) != nil {} } catch { self.link.drop(after: error) }
+        // Between batches nobody reads the socket: service heartbeats, free handled frames, and
+        // notice a channel or connection the broker closed meanwhile.
+        link.startHeartbeat { socket in
+            while let frame = try socket.waitFrame(timeout: 0) {
+                if frame.frame_type == UInt8(AMQP_FRAME_METHOD),
+                   [AMQP_CHANNEL_CLOSE_METHOD, AMQP_CONNECTION_CLOSE_METHOD].contains(frame.payload.method.id) {
+                    throw AMQPSocket.methodError(frame.payload.method, operation: "idle publisher")
+                }
+            }
+            socket.releaseBuffers()
         }
-        timer.resume()
     }
-
-    deinit { heartbeat.timer.cancel() }
 
     /// Publishes `messages` and waits for the broker's confirms.
     /// - Throws: `AMQPError(.nacked)` if the broker refused a message, `.closed` after `close()`,
@@ -138,7 +129,6 @@ public final class AMQPPublisher: Sendable {
         }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             link.queue.async {
-                self.heartbeat.timer.cancel()
                 self.link.closeSocket()
                 continuation.resume()
             }
@@ -237,8 +227,9 @@ public final class AMQPPublisher: Sendable {
                 case AMQP_CHANNEL_CLOSE_METHOD, AMQP_CONNECTION_CLOSE_METHOD:
                     throw AMQPSocket.methodError(method, operation: "publish")
                 default:
-                    continue
+                    break
                 }
+                socket.releaseBuffers()
             }
         }
         for request in batch where request.failure == nil {

@@ -227,6 +227,21 @@ final class AMQPSocket {
         try checkStatus(amqp_basic_nack(try live(), Self.channel, tag, multiple ? 1 : 0, requeue ? 1 : 0), "basic.nack")
     }
 
+    /// Frees the memory of frames already handled (rabbitmq-c keeps every decoded frame of a
+    /// channel until this is called; it releases only when no frame is pending).
+    func releaseBuffers() {
+        if let state { amqp_maybe_release_buffers(state) }
+    }
+
+    /// Sends a heartbeat frame: keeps the broker from closing a connection whose owner is busy
+    /// elsewhere (a consumer while its batch is being handled).
+    func sendHeartbeat() throws {
+        var frame = amqp_frame_t()
+        frame.frame_type = UInt8(AMQP_FRAME_HEARTBEAT)
+        frame.channel = 0
+        try checkStatus(amqp_send_frame(try live(), &frame), "heartbeat")
+    }
+
     /// Waits up to `timeout` seconds for the next method frame. Returns nil on timeout.
     /// Heartbeats are serviced inside; a broker that stops answering gives `.connectionLost`.
     func waitFrame(timeout: Double) throws -> amqp_frame_t? {

@@ -1,8 +1,10 @@
+import Domain
+
 /// How to reach PostgreSQL.
 ///
 /// Read from `DATABASE_URL` (`postgresql://user:password@host:port/database?sslmode=...`) by the
 /// executables; any libpq connection URL or key/value string works.
-public struct PGConfiguration: Sendable {
+public struct PGConfiguration: Sendable, CustomStringConvertible {
     /// The libpq connection URL. Contains the password: never log it (see `redactedURL`).
     public var url: String
     /// Shown in `pg_stat_activity`.
@@ -18,4 +20,7 @@ public struct PGConfiguration: Sendable {
         self.connectTimeoutSeconds = connectTimeoutSeconds
         self.poolSize = poolSize
     }
+
+    /// The URL with its password masked: safe to log.
+    public var description: String { Redaction.url(url) }
 }

@@ -1,5 +1,6 @@
 import CLibPQ
 import Dispatch
+import Domain
 import Foundation
 import Logging
 import Synchronization
@@ -72,7 +73,7 @@ public final class PGConnection: @unchecked Sendable {
         guard PQstatus(raw) == CONNECTION_OK else {
             let message = String(cString: PQerrorMessage(raw)).trimmingCharacters(in: .whitespacesAndNewlines)
             PQfinish(raw)
-            throw PGError(.connectionFailed, message)
+            throw PGError(.connectionFailed, Redaction.scrub(message, connection: configuration.url))
         }
         PQsetNoticeProcessor(raw, { _, _ in }, nil)
         return PGHandleBox(raw: raw)
@@ -143,11 +144,22 @@ public final class PGConnection: @unchecked Sendable {
 
     /// Runs `body` inside `BEGIN … COMMIT`; rolls back and rethrows when `body` throws.
     @discardableResult
+    /// - Throws: `PGError(.usage)` when a transaction is already open on this connection (no
+    ///   silent nesting: an inner COMMIT would commit the outer work early), and
+    ///   `PGError(.server, sqlState: "25P02")` when the server rolled back at COMMIT because a
+    ///   statement inside had failed (for instance one whose error `body` swallowed).
     public func withTransaction<T>(_ body: (PGConnection) async throws -> T) async throws -> T {
+        guard try await transactionStatus() == .idle else {
+            throw PGError(.usage, "a transaction is already open on this connection")
+        }
         try await simpleQuery("BEGIN")
         do {
             let value = try await body(self)
-            try await simpleQuery("COMMIT")
+            let tag = try await simpleQuery("COMMIT").commandTag
+            guard tag == "COMMIT" else {
+                throw PGError(.server, "the transaction was rolled back at COMMIT (\(tag)): a statement inside it failed",
+                              sqlState: "25P02")
+            }
             return value
         } catch {
             if !isBroken { _ = try? await simpleQuery("ROLLBACK") }

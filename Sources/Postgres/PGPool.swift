@@ -60,12 +60,17 @@ public final class PGPool: Sendable {
 
     /// Closes idle connections and refuses new requests.
     public func close() async {
-        let idle = state.withLock { state -> [PGConnection] in
+        let (idle, waiters) = state.withLock { state -> ([PGConnection], [CheckedContinuation<Void, Never>]) in
             state.closed = true
-            defer { state.idle.removeAll() }
+            defer {
+                state.idle.removeAll()
+                state.waiters.removeAll()
+            }
             state.open -= state.idle.count
-            return state.idle
+            return (state.idle, state.waiters)
         }
+        // Waiters wake up, see the pool closed and throw.
+        waiters.forEach { $0.resume() }
         for connection in idle { await connection.close() }
     }
 
@@ -112,10 +117,12 @@ public final class PGPool: Sendable {
     }
 
     private func release(_ connection: PGConnection) async {
-        if !connection.isBroken, let status = try? await connection.transactionStatus(), status != .idle {
+        var reusable = !connection.isBroken
+        if reusable, (try? await connection.transactionStatus()) != .idle {
             _ = try? await connection.simpleQuery("ROLLBACK")
+            reusable = (try? await connection.transactionStatus()) == .idle
         }
-        if connection.isBroken {
+        if !reusable {
             logger.debug("dropping a broken PostgreSQL connection")
             await discard(connection)
             return
@@ -123,7 +130,7 @@ public final class PGPool: Sendable {
         let (keep, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
             if state.closed {
                 state.open -= 1
-                return (false, nil)
+                return (false, state.waiters.isEmpty ? nil : state.waiters.removeFirst())
             }
             state.idle.append(connection)
             return (true, state.waiters.isEmpty ? nil : state.waiters.removeFirst())

@@ -19,6 +19,8 @@ public struct PGRows: Sendable, RandomAccessCollection {
     public let columns: [String]
     /// Rows affected by an INSERT/UPDATE/DELETE/COPY (`PQcmdTuples`), 0 otherwise.
     public let affectedRows: Int
+    /// The command tag (`INSERT 0 5`, `COMMIT`, `ROLLBACK`, ...).
+    public let commandTag: String
     let statement: String
 
     init(box: PGResultBox?, statement: String) {
@@ -27,8 +29,10 @@ public struct PGRows: Sendable, RandomAccessCollection {
         guard let raw = box?.raw else {
             columns = []
             affectedRows = 0
+            commandTag = ""
             return
         }
+        commandTag = String(cString: PQcmdStatus(raw))
         columns = (0..<PQnfields(raw)).map { String(cString: PQfname(raw, $0)) }
         affectedRows = Int(String(cString: PQcmdTuples(raw))) ?? 0
     }

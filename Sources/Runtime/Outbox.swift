@@ -54,18 +54,28 @@ public enum Outbox {
 /// share the work), publishes them with confirms, deletes them, commits. Polls every
 /// `pollInterval` seconds when the outbox is empty. A crash after publishing but before commit
 /// publishes those rows again (consumers skip repeated message ids).
+///
+/// When the broker refuses a batch for a reason that retrying will not cure (a nack, a missing
+/// exchange), the relay goes through it row by row: good rows are published, a refused row gets
+/// `attempts + 1` and `last_error`, and after `maxAttempts` it is parked (left in the table for
+/// an operator) so it never blocks the rows behind it. Set `attempts = 0` to retry a parked row.
 public struct OutboxRelay: Service {
     public var batchSize: Int
     public var pollInterval: Double
+    public var maxAttempts: Int
     private let pool: PGPool
     private let publisher: AMQPPublisher
     private let logger: Logger
 
-    public init(pool: PGPool, publisher: AMQPPublisher, batchSize: Int = 500, pollInterval: Double = 0.1, logger: Logger) {
+    public init(
+        pool: PGPool, publisher: AMQPPublisher, batchSize: Int = 500, pollInterval: Double = 0.1, maxAttempts: Int = 10,
+        logger: Logger
+    ) {
         self.pool = pool
         self.publisher = publisher
         self.batchSize = batchSize
         self.pollInterval = pollInterval
+        self.maxAttempts = maxAttempts
         self.logger = logger
     }
 
@@ -92,11 +102,49 @@ public struct OutboxRelay: Service {
     /// Publishes one batch; returns how many rows it published.
     @discardableResult
     public func drainOnce() async throws -> Int {
+        do {
+            return try await publishBatch(limit: batchSize)
+        } catch let error as AMQPError where !error.isTransient {
+            logger.warning("the broker refused an outbox batch; publishing it row by row", metadata: ["error": "\(error)"])
+            var published = 0
+            for _ in 0..<batchSize {
+                guard let count = try await publishOneRow() else { break }
+                published += count
+            }
+            return published
+        }
+    }
+
+    /// Publishes the oldest unparked row alone; nil when there is none, 0 when it was refused.
+    private func publishOneRow() async throws -> Int? {
+        do {
+            let count = try await publishBatch(limit: 1)
+            return count == 0 ? nil : count
+        } catch let error as AMQPError where !error.isTransient {
+            try await pool.withTransaction { connection in
+                let row = try await connection.query("""
+                    UPDATE runtime.outbox SET attempts = attempts + 1, last_error = $2
+                    WHERE (project_id, id) = (SELECT project_id, id FROM runtime.outbox WHERE attempts < $1
+                                              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                    RETURNING message_id, attempts
+                    """, [maxAttempts, String("\(error)".prefix(1000))])
+                if let first = row.first, try first.decode(Int.self, 1) >= maxAttempts {
+                    let messageID = try first.decode(String.self, 0)
+                    logger.error("outbox message parked after repeated refusals", metadata: [
+                        "message.id": "\(messageID)", "error": "\(error)",
+                    ])
+                }
+            }
+            return 0
+        }
+    }
+
+    private func publishBatch(limit: Int) async throws -> Int {
         try await pool.withTransaction { connection in
             let rows = try await connection.query("""
                 SELECT project_id, id, exchange, routing_key, message_id, type, body FROM runtime.outbox
-                ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-                """, [batchSize])
+                WHERE attempts < $2 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+                """, [limit, maxAttempts])
             guard !rows.isEmpty else { return 0 }
             var messages: [AMQPMessage] = []
             var projects: [String] = []

@@ -83,17 +83,20 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// Handles one batch to its end: acknowledged, dead-lettered, or left for redelivery when
-    /// shutting down or when the broker connection broke.
+    /// Handles one batch to its end: acknowledged, dead-lettered, or put back in the queue
+    /// (shutting down, or the dead-letter publish failed).
     private func process(_ deliveries: [AMQPDelivery], stop: StopSignal) async {
         var good: [(AMQPDelivery, Envelope)] = []
         var settled: [AMQPDelivery] = []
+        var requeue: [AMQPDelivery] = []
         for delivery in deliveries {
             do {
                 good.append((delivery, try Envelope(decoding: delivery.body)))
             } catch {
                 if await deadLetter(delivery, reason: "undecodable message: \(error)", attempts: 0) {
                     settled.append(delivery)
+                } else {
+                    requeue.append(delivery)
                 }
             }
         }
@@ -106,7 +109,7 @@ public final class Worker: Service, Sendable {
                     try? await Task.sleep(for: .milliseconds(configuration.pauseAfterCommitMilliseconds))
                 }
             case .interrupted:
-                await acknowledge(settled)
+                await settle(acknowledge: settled, requeue: requeue)
                 return
             case .failed(let error):
                 metrics.failed.increment(by: good.count)
@@ -115,13 +118,13 @@ public final class Worker: Service, Sendable {
                 for (delivery, envelope) in good {
                     if await applyAlone(delivery, envelope, firstError: good.count == 1 ? error : nil, stop: stop) {
                         settled.append(delivery)
-                    } else if stop.isSet {
-                        break
+                    } else {
+                        requeue.append(delivery)
                     }
                 }
             }
         }
-        await acknowledge(settled)
+        await settle(acknowledge: settled, requeue: requeue)
     }
 
     private enum Outcome { case committed, interrupted, failed(any Error) }
@@ -149,9 +152,9 @@ public final class Worker: Service, Sendable {
                 attempt += 1
                 logger.warning("PostgreSQL unavailable; retrying the batch",
                                metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                if stop.isSet { return .interrupted }
+                if stop.isSet || Task.isCancelled { return .interrupted }
                 await stop.sleep(seconds: configuration.backoff.delay(attempt: attempt))
-                if stop.isSet { return .interrupted }
+                if stop.isSet || Task.isCancelled { return .interrupted }
             }
         }
     }
@@ -164,7 +167,7 @@ public final class Worker: Service, Sendable {
         while failures < configuration.maxAttempts {
             if failures > 0 {
                 await stop.sleep(seconds: configuration.backoff.delay(attempt: failures))
-                if stop.isSet { return false }
+                if stop.isSet || Task.isCancelled { return false }
             }
             switch await apply([envelope], stop: stop) {
             case .committed:
@@ -207,7 +210,8 @@ public final class Worker: Service, Sendable {
     }
 
     /// Publishes a copy to the dead-letter exchange with the reason, confirmed by the broker.
-    /// Returns false when that failed (the delivery then stays unacknowledged and comes back).
+    /// Returns false when that failed: the caller puts the delivery back in the queue (and the
+    /// queue's delivery limit dead-letters it on the broker's side if that keeps happening).
     private func deadLetter(_ delivery: AMQPDelivery, reason: String, attempts: Int) async -> Bool {
         var headers = delivery.headers
         headers["x-error"] = .string(String(reason.prefix(2000)))
@@ -229,12 +233,17 @@ public final class Worker: Service, Sendable {
             ])
             return true
         } catch {
-            logger.warning("cannot dead-letter; the message will be redelivered", metadata: ["error": "\(error)"])
+            logger.warning("cannot dead-letter; the message goes back to the queue", metadata: ["error": "\(error)"])
             return false
         }
     }
 
-    private func acknowledge(_ deliveries: [AMQPDelivery]) async {
+    private func settle(acknowledge deliveries: [AMQPDelivery], requeue: [AMQPDelivery]) async {
+        if !requeue.isEmpty {
+            do { try await consumer.reject(requeue, requeue: true) } catch {
+                logger.warning("cannot requeue; the broker will redeliver when the connection closes", metadata: ["error": "\(error)"])
+            }
+        }
         guard !deliveries.isEmpty else { return }
         do {
             let acked = try await consumer.ack(deliveries)

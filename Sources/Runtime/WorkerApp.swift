@@ -1,4 +1,5 @@
 import AMQP
+import Domain
 import Logging
 import Postgres
 import ServiceLifecycle
@@ -35,9 +36,11 @@ public struct WorkerApp: Sendable {
         let amqp = try AMQPConfiguration(url: settings.amqpURL)
         let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: worker.name, poolSize: 4), logger: logger)
         let readiness = Readiness()
+        // A bounded wait for the broker: a publish that cannot be confirmed within 30 s fails, so
+        // the relay releases its rows and the worker requeues a delivery it could not dead-letter.
         let publisher = AMQPPublisher(
             configuration: amqp, topology: worker.topology.merging(publishTopology), name: "publisher.\(worker.name)",
-            logger: logger)
+            settings: .init(giveUpAfterSeconds: 30), logger: logger)
         let consumer = Worker(
             configuration: worker, handler: handler, pool: pool, amqp: amqp, publisher: publisher, readiness: readiness,
             logger: logger)

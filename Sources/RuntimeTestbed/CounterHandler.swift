@@ -32,8 +32,13 @@ public struct CounterHandler: BatchHandler {
 
     /// Milliseconds to sleep inside each batch's transaction, so a test can kill mid-batch.
     public var delayMilliseconds: Int
+    /// Routing key of the `counter.applied` events (per queue, so test worlds stay apart).
+    public var eventRoutingKey: String
 
-    public init(delayMilliseconds: Int = 0) { self.delayMilliseconds = delayMilliseconds }
+    public init(delayMilliseconds: Int = 0, eventRoutingKey: String = "counter.applied") {
+        self.delayMilliseconds = delayMilliseconds
+        self.eventRoutingKey = eventRoutingKey
+    }
 
     public func handle(_ messages: [Envelope], on connection: PGConnection, logger: Logger) async throws {
         var keys: [String] = []
@@ -47,7 +52,7 @@ public struct CounterHandler: BatchHandler {
                 amounts.append(item.amount)
             }
             events.append(try OutboxMessage(
-                exchange: Self.exchange, routingKey: "counter.applied", type: "counter.applied", project: message.project,
+                exchange: Self.exchange, routingKey: eventRoutingKey, type: "counter.applied", project: message.project,
                 id: message.id + ":applied", payload: payload))
         }
         try await connection.query("""

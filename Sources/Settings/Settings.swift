@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Yams
 
@@ -140,19 +141,5 @@ public struct Settings: Codable, Sendable, Equatable {
         case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
         @unknown default: return "\(error)"
         }
-    }
-}
-
-/// Masks passwords in connection URLs.
-public enum Redaction {
-    /// `scheme://user:***@host/...`: the password of a URL replaced by `***`.
-    public static func url(_ text: String) -> String {
-        guard let schemeEnd = text.range(of: "://"),
-              let at = text[schemeEnd.upperBound...].firstIndex(of: "@") else { return text }
-        let userInfo = text[schemeEnd.upperBound..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return text }
-        var masked = text
-        masked.replaceSubrange(masked.index(after: colon)..<at, with: "***")
-        return masked
     }
 }

@@ -33,6 +33,7 @@ let worker = WorkerConfiguration(
     pauseAfterCommitMilliseconds: Int(environment["TESTBED_PAUSE_AFTER_COMMIT_MS"] ?? "") ?? 0)
 let app = WorkerApp(
     settings: settings, worker: worker,
-    handler: CounterHandler(delayMilliseconds: Int(environment["TESTBED_DELAY_MS"] ?? "") ?? 0),
+    handler: CounterHandler(delayMilliseconds: Int(environment["TESTBED_DELAY_MS"] ?? "") ?? 0,
+                            eventRoutingKey: "\(queue).applied"),
     shutdownTimeoutSeconds: Int(environment["TESTBED_SHUTDOWN_SECONDS"] ?? "") ?? 10)
 try await app.build(logger: logger).run()

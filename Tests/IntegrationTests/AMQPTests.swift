@@ -94,6 +94,24 @@ import Testing
         try await AMQPAdmin.deleteQueues([queue, queue + ".dead"], configuration: TestStack.amqp)
     }
 
+    @Test func aConsumerBusyLongerThanTwoHeartbeatsKeepsItsConnection() async throws {
+        let queue = TestStack.unique("amqp.heartbeat")
+        let topology = AMQPTopology.workQueue(queue, exchange: "tests", routingKeys: [queue])
+        let amqp = try AMQPConfiguration(url: TestStack.amqpURL + "?heartbeat=1")
+        let publisher = AMQPPublisher(configuration: amqp, topology: topology, logger: TestStack.logger)
+        try await publisher.publish(AMQPMessage(exchange: "tests", routingKey: queue, body: Array("x".utf8)))
+        let consumer = AMQPConsumer(configuration: amqp, queue: queue, topology: topology, prefetch: 10, logger: TestStack.logger)
+        let batch = try await consumer.receive(max: 10, wait: 5, linger: 0.1)
+        #expect(batch.count == 1)
+        // Busy (no receive) for 5 heartbeat intervals: the broker would close a silent connection
+        // after two missed heartbeats, and the ack would be void.
+        try await Task.sleep(for: .seconds(5))
+        #expect(try await consumer.ack(batch) == 1)
+        await consumer.close()
+        await publisher.close()
+        try await AMQPAdmin.deleteQueues([queue, queue + ".dead"], configuration: TestStack.amqp)
+    }
+
     @Test func badURLIsRefusedWithoutEchoingThePassword() {
         #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "http://user:s3cret@host/") }
         let parsed = try? AMQPConfiguration(url: "amqp://app:s3cret@rabbit:5679/prod%2Fa?heartbeat=10")

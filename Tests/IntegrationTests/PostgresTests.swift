@@ -63,6 +63,48 @@ import Testing
         await pool.close()
     }
 
+    @Test func aSwallowedErrorMakesCommitFailAndNestingIsRefused() async throws {
+        let connection = try await connect()
+        let table = "public.\(TestStack.unique("swallow"))"
+        try await connection.simpleQuery("CREATE TABLE \(table) (id int PRIMARY KEY)")
+        do {
+            try await connection.withTransaction { tx in
+                try await tx.query("INSERT INTO \(table) VALUES (1)")
+                _ = try? await tx.query("INSERT INTO \(table) VALUES (1)")  // fails; the error is swallowed
+            }
+            Issue.record("a rolled-back transaction reported success")
+        } catch let error as PGError {
+            #expect(error.sqlState == "25P02")
+        }
+        #expect(try await connection.query("SELECT count(*) FROM \(table)")[0].decode(Int.self, 0) == 0)
+        await #expect(throws: PGError.self) {
+            try await connection.withTransaction { tx in
+                try await tx.withTransaction { try await $0.query("INSERT INTO \(table) VALUES (2)") }
+            }
+        }
+        #expect(try await connection.query("SELECT count(*) FROM \(table)")[0].decode(Int.self, 0) == 0)
+        await connection.close()
+    }
+
+    @Test func closingThePoolWakesWaitersAndConnectErrorsHideThePassword() async throws {
+        let pool = PGPool(PGConfiguration(url: TestStack.databaseURL, poolSize: 1), logger: TestStack.logger)
+        let holding = Task { try await pool.withConnection { _ in try await Task.sleep(for: .milliseconds(500)) } }
+        try await Task.sleep(for: .milliseconds(100))
+        let waiting = Task { try await pool.query("SELECT 1") }
+        try await Task.sleep(for: .milliseconds(100))
+        await pool.close()
+        await #expect(throws: PGError.self) { try await waiting.value }
+        try? await holding.value
+        do {
+            _ = try await PGConnection.connect(
+                PGConfiguration(url: "postgresql://postgres:hunter2@127.0.0.1:1/analytics?bogus_option=1"), logger: TestStack.logger)
+            Issue.record("connected with a bogus option")
+        } catch let error as PGError {
+            #expect(error.code == .connectionFailed)
+            #expect(!"\(error)".contains("hunter2"))
+        }
+    }
+
     @Test func copyOfOneMillionRowsIsReadBackByCount() async throws {
         let connection = try await connect()
         let table = "public.\(TestStack.unique("copy"))"

@@ -17,7 +17,7 @@ import Testing
             AMQPTopology.workQueue(queue, exchange: CounterHandler.exchange, routingKeys: ["\(queue).add"])
                 .merging(AMQPTopology(
                     queues: [AMQPTopology.Queue(queue + ".applied", type: .classic)],
-                    bindings: [AMQPTopology.Binding(queue: queue + ".applied", exchange: CounterHandler.exchange, routingKey: "counter.applied")]))
+                    bindings: [AMQPTopology.Binding(queue: queue + ".applied", exchange: CounterHandler.exchange, routingKey: queue + ".applied")]))
         }
 
         static func make(databaseServer: String = TestStack.databaseURL, amqpURL: String = TestStack.amqpURL) async throws -> World {
@@ -79,7 +79,7 @@ import Testing
                                         logger: TestStack.logger)
             var ids = Set<String>()
             while true {
-                let batch = try await consumer.receive(max: 1000, wait: ids.count >= expected ? 1 : 10, linger: 0.05)
+                let batch = try await consumer.receive(max: 1000, wait: ids.count >= expected ? 1 : 30, linger: 0.05)
                 if batch.isEmpty { break }
                 batch.forEach { ids.insert($0.messageID ?? "") }
                 try await consumer.ack(batch)
@@ -119,17 +119,14 @@ import Testing
         #expect(done, "\(worker.log)")
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await world.totals() == expected)
-        // Every message's outbox event was published at least once.
-        let eventsDone = await TestStack.eventually(seconds: 60) {
-            let ready = (try? await AMQPAdmin.queueStatus(world.queue + ".applied", configuration: world.amqp).messages) ?? 0
-            return ready >= count
-        }
-        #expect(eventsDone)
+        // Every message's outbox event was published at least once (the relay runs in the
+        // same process; copies republished after a kill are expected and collapse by id).
+        let events = try await world.appliedEvents(expected: count)
+        let missing = Set((0..<count).map { "msg-\($0):applied" }).subtracting(events)
+        #expect(missing.isEmpty, "\(missing.count) events never published, e.g. \(missing.sorted().prefix(5))")
+        #expect(events.count == count)
         worker.signal(SIGTERM)
         _ = await worker.waitForExit(seconds: 30)
-        let events = try await world.appliedEvents(expected: count)
-        #expect(events.count == count)
-        #expect(events == Set((0..<count).map { "msg-\($0):applied" }))
         await publisher.close()
     }
 
