@@ -49,7 +49,7 @@ public struct Envelope: Sendable {
         do {
             header = try JSONDecoder().decode(Header.self, from: Data(bytes))
         } catch let error as DecodingError {
-            throw EnvelopeError(Self.describe(error))
+            throw EnvelopeError(DecodingProblem.describe(error))
         } catch {
             throw EnvelopeError("not JSON: \(error)")
         }
@@ -78,7 +78,7 @@ public struct Envelope: Sendable {
         do {
             return try JSONDecoder().decode(Body<Payload>.self, from: Data(raw)).payload
         } catch let error as DecodingError {
-            throw EnvelopeError(Self.describe(error))
+            throw EnvelopeError(DecodingProblem.describe(error))
         }
     }
 
@@ -92,24 +92,6 @@ public struct Envelope: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(outgoing))
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            let at = path(context)
-            return "\(at.isEmpty ? "" : at + ".")\(key.stringValue): missing"
-        case .typeMismatch(let type, let context): return "\(path(context)): expected \(type)"
-        case .valueNotFound(let type, let context): return "\(path(context)): null where \(type) is required"
-        case .dataCorrupted(let context):
-            let at = path(context)
-            return at.isEmpty ? "not valid JSON" : "\(at): \(context.debugDescription)"
-        @unknown default: return "\(error)"
-        }
     }
 }
 

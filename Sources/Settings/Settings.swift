@@ -91,7 +91,7 @@ public struct Settings: Codable, Sendable, Equatable {
             if yaml.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return Settings() }
             return try YAMLDecoder().decode(Settings.self, from: yaml)
         } catch let error as DecodingError {
-            throw SettingsError("\(origin): \(Self.describe(error))")
+            throw SettingsError("\(origin): \(DecodingProblem.describe(error))")
         } catch let error as YamlError {
             throw SettingsError("\(origin): invalid YAML: \(error)")
         }
@@ -125,21 +125,5 @@ public struct Settings: Codable, Sendable, Equatable {
         copy.databaseURL = Redaction.url(databaseURL)
         copy.amqpURL = Redaction.url(amqpURL)
         return try YAMLEncoder().encode(copy)
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            let at = path(context)
-            return "\(at.isEmpty ? "" : at + ": ")missing key '\(key.stringValue)'"
-        case .typeMismatch(let type, let context): return "\(path(context)): expected \(type) — \(context.debugDescription)"
-        case .valueNotFound(let type, let context): return "\(path(context)): missing \(type)"
-        case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
-        @unknown default: return "\(error)"
-        }
     }
 }
