@@ -46,6 +46,8 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // External APIs, one folder each: wire format, client, errors, limits.
+        .target(name: "YandexDirect", dependencies: ["Domain"], path: "Sources/Connectors/YandexDirect"),
         // Versioned SQL migrations and the migrator.
         .target(name: "Schema", dependencies: [
             "Postgres",
@@ -77,7 +79,7 @@ let package = Package(
         // Benchmarks of the C doors against their raw baselines (run in release; see docs/benchmarks.md).
         .executableTarget(name: "foundation-bench", dependencies: ["Postgres", "AMQP"]),
 
-        .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP"]),
+        .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI",
         ]),
