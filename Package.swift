@@ -63,9 +63,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
+        // The collectors' shared library: runs, chunks, spend facts, exchange rates, CSV.
+        .target(name: "Collection", dependencies: ["Domain", "Postgres", "Runtime"]),
         // The operator CLI's commands, as a library so tests call them in-process too.
         .target(name: "OperatorCLI", dependencies: [
-            "Postgres", "Schema", "Settings", "Runtime",
+            "Postgres", "Schema", "Settings", "Runtime", "Collection", "Domain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -79,9 +81,9 @@ let package = Package(
         // Benchmarks of the C doors against their raw baselines (run in release; see docs/benchmarks.md).
         .executableTarget(name: "foundation-bench", dependencies: ["Postgres", "AMQP"]),
 
-        .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect"]),
+        .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI",
+            "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
         ]),
     ]
 )
