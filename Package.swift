@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "analytics", targets: ["analytics"]),
         .executable(name: "runtime-testbed", targets: ["runtime-testbed"]),
+        .executable(name: "collector-yandex-direct", targets: ["collector-yandex-direct"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -19,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // C doors: system-library targets, never products. Exactly one Swift module imports each.
@@ -47,7 +51,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // External APIs, one folder each: wire format, client, errors, limits.
-        .target(name: "YandexDirect", dependencies: ["Domain"], path: "Sources/Connectors/YandexDirect"),
+        .target(name: "YandexDirect", dependencies: [
+            "Domain",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Connectors/YandexDirect"),
         // Versioned SQL migrations and the migrator.
         .target(name: "Schema", dependencies: [
             "Postgres",
@@ -65,6 +75,20 @@ let package = Package(
         ]),
         // The collectors' shared library: runs, chunks, spend facts, exchange rates, CSV.
         .target(name: "Collection", dependencies: ["Domain", "Postgres", "Runtime"]),
+        // The collectors: each network as a SpendSource, and the app every collector shares.
+        .target(name: "Collectors", dependencies: [
+            "Collection", "YandexDirect", "Settings", "Runtime", "AMQP", "Postgres", "Domain",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Fake servers of every external API, speaking their wire formats (tests and the demo).
+        .target(name: "Sandbox", dependencies: [
+            "Domain", "YandexDirect",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // The operator CLI's commands, as a library so tests call them in-process too.
         .target(name: "OperatorCLI", dependencies: [
             "Postgres", "Schema", "Settings", "Runtime", "Collection", "Domain",
@@ -72,6 +96,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "analytics", dependencies: ["OperatorCLI"]),
+        .executableTarget(name: "collector-yandex-direct", dependencies: [
+            "Collectors", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         // The runtime's test worker: counters with non-idempotent writes, used by the kill,
         // restart, dead-letter and shutdown tests.
@@ -84,6 +111,7 @@ let package = Package(
         .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
+            "Collectors", "Sandbox", "YandexDirect",
         ]),
     ]
 )
