@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "analytics", targets: ["analytics"]),
         .executable(name: "runtime-testbed", targets: ["runtime-testbed"]),
         .executable(name: "collector-yandex-direct", targets: ["collector-yandex-direct"]),
+        .executable(name: "collector-manual-costs", targets: ["collector-manual-costs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -58,6 +59,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Connectors/YandexDirect"),
+        .target(name: "ManualCosts", dependencies: ["Domain", "Collection"], path: "Sources/Connectors/ManualCosts"),
         // Versioned SQL migrations and the migrator.
         .target(name: "Schema", dependencies: [
             "Postgres",
@@ -77,7 +79,7 @@ let package = Package(
         .target(name: "Collection", dependencies: ["Domain", "Postgres", "Runtime"]),
         // The collectors: each network as a SpendSource, and the app every collector shares.
         .target(name: "Collectors", dependencies: [
-            "Collection", "YandexDirect", "Settings", "Runtime", "AMQP", "Postgres", "Domain",
+            "Collection", "YandexDirect", "ManualCosts", "Settings", "Runtime", "AMQP", "Postgres", "Domain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -99,6 +101,9 @@ let package = Package(
         .executableTarget(name: "collector-yandex-direct", dependencies: [
             "Collectors", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "collector-manual-costs", dependencies: [
+            "Collectors", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         // The runtime's test worker: counters with non-idempotent writes, used by the kill,
         // restart, dead-letter and shutdown tests.
@@ -108,7 +113,7 @@ let package = Package(
         // Benchmarks of the C doors against their raw baselines (run in release; see docs/benchmarks.md).
         .executableTarget(name: "foundation-bench", dependencies: ["Postgres", "AMQP"]),
 
-        .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection"]),
+        .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
             "Collectors", "Sandbox", "YandexDirect",

@@ -144,12 +144,13 @@ public struct SpendCollector: Sendable {
                 throw SourceError("the API returned a row for \(row.day), outside the requested \(chunk)")
             }
             var amount = row.cost.decimal
-            if source.costsIncludeVAT && !project.spendIncludesVAT {
+            let withVAT = row.vatIncluded ?? source.costsIncludeVAT
+            if withVAT && !project.spendIncludesVAT {
                 amount = try project.vat.excludingVAT(amount, on: row.day)
-            } else if !source.costsIncludeVAT && project.spendIncludesVAT {
+            } else if !withVAT && project.spendIncludesVAT {
                 amount *= 1 + (try project.vat.rate(on: row.day))
             }
-            converted.append((row, try rates.convert(amount, from: account.currency, on: row.day)))
+            converted.append((row, try rates.convert(amount, from: row.currency ?? account.currency, on: row.day)))
         }
         let projectID = project.id
         let includesVAT = source.costsIncludeVAT
@@ -183,7 +184,7 @@ public struct SpendCollector: Sendable {
                     writer.field(row.adGroupName)
                     writer.field(row.adName)
                     writer.field(row.keyword)
-                    writer.field(account.utmSource)
+                    writer.field(row.utmSource ?? account.utmSource)
                     writer.field(row.utmMedium)
                     writer.field(row.utmCampaign ?? (account.campaignTag == .id ? row.campaignID : row.campaignName))
                     writer.field(row.adID)
@@ -192,8 +193,8 @@ public struct SpendCollector: Sendable {
                     writer.field(row.clicks)
                     writer.field(row.conversions)
                     writer.field(row.cost.value)
-                    writer.field(account.currency)
-                    writer.field(includesVAT ? "t" : "f")
+                    writer.field(row.currency ?? account.currency)
+                    writer.field((row.vatIncluded ?? includesVAT) ? "t" : "f")
                     writer.field(spend)
                     try writer.endRow()
                 }

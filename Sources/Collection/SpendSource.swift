@@ -50,13 +50,21 @@ public struct SpendRow: Sendable, Equatable {
     /// The campaign's UTM values where the network knows them (override the defaults).
     public var utmMedium: String?
     public var utmCampaign: String?
+    /// Per-row overrides of the account's defaults (a manual-cost sheet mixes sources,
+    /// currencies and VAT treatments).
+    public var utmSource: String?
+    public var currency: String?
+    public var vatIncluded: Bool?
 
     public init(
         day: LocalDay, campaignID: String, campaignName: String, adGroupID: String? = nil, adGroupName: String? = nil,
         adID: String? = nil, adName: String? = nil, keywordID: String? = nil, keyword: String? = nil,
         impressions: Int64, clicks: Int64, conversions: Int64? = nil, cost: Micros, utmMedium: String? = nil,
-        utmCampaign: String? = nil
+        utmCampaign: String? = nil, utmSource: String? = nil, currency: String? = nil, vatIncluded: Bool? = nil
     ) {
+        self.utmSource = utmSource
+        self.currency = currency
+        self.vatIncluded = vatIncluded
         self.day = day
         self.campaignID = campaignID
         self.campaignName = campaignName

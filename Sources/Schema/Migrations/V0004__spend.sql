@@ -16,8 +16,9 @@ CREATE TABLE core.exchange_rates (
 );
 COMMENT ON TABLE core.exchange_rates IS 'Dated exchange rates loaded by `analytics rates load`; the rate for a day is the latest on or before it (at most 7 days old).';
 
--- One row per project × source × account × day × campaign × ad group × ad × keyword, at the
--- finest grain the network gives. Missing levels are '' (part of the key, never NULL).
+-- One row per project × source × account × day × utm_source × campaign × ad group × ad ×
+-- keyword, at the finest grain the network gives. Missing levels are '' (part of the key,
+-- never NULL). utm_source is constant per ad account; a manual-cost sheet has several.
 CREATE TABLE spend.facts (
     project_id      text NOT NULL,
     source_id       text NOT NULL,
@@ -44,7 +45,7 @@ CREATE TABLE spend.facts (
     vat_included    boolean NOT NULL,
     spend           numeric(28, 10) NOT NULL,
     fetched_at      timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (project_id, source_id, account, day, campaign_id, ad_group_id, ad_id, keyword_id)
+    PRIMARY KEY (project_id, source_id, account, day, utm_source, campaign_id, ad_group_id, ad_id, keyword_id)
 );
 COMMENT ON TABLE spend.facts IS 'Ad spend per day (in the ad account''s time zone) at the finest grain of each network.';
 COMMENT ON COLUMN spend.facts.day IS 'Statistics day in the ad account''s own time zone.';

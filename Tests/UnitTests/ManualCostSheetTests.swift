@@ -1,0 +1,42 @@
+import Collection
+import Domain
+import ManualCosts
+import Testing
+
+@Suite struct ManualCostSheetTests {
+    @Test func monthlyAmountsSpreadExactlyAndDailyLinesAddUp() throws {
+        let sheet = try ManualCostSheet("""
+            Месяц;Источник;Кампания;Сумма;Валюта;НДС
+            03.2026;seo;Agency Top;1 000,00;RUB;да
+            2026-02;offline;;280,01;;нет
+            """, defaultCurrency: "RUB", defaultVATIncluded: false)
+        let seo = sheet.rows.filter { $0.utmSource == "seo" }
+        #expect(seo.count == 31)
+        #expect(seo.map(\.cost).reduce(.zero, +) == Micros(decimal: "1000.00")!)
+        #expect(seo.prefix(25).allSatisfy { $0.cost == Micros(decimal: "32.26")! })
+        #expect(seo.last?.cost == Micros(decimal: "32.25")!)
+        #expect(seo.allSatisfy { $0.vatIncluded == true && $0.campaignName == "Agency Top" && $0.currency == "RUB" })
+        let offline = sheet.rows.filter { $0.utmSource == "offline" }
+        #expect(offline.count == 28)
+        #expect(offline.map(\.cost).reduce(.zero, +) == Micros(decimal: "280.01")!)
+        #expect(offline.first?.cost == Micros(decimal: "10.01")!)
+        let daily = try ManualCostSheet("date,source,amount\n2026-03-01,seo,10.50\n01.03.2026,seo,0.50\n2026-03-02,seo,1",
+                                        defaultCurrency: "USD", defaultVATIncluded: true)
+        #expect(daily.rows.map(\.cost) == [Micros(decimal: "11.00")!, Micros(decimal: "1")!])
+        #expect(daily.rows.allSatisfy { $0.currency == "USD" && $0.vatIncluded == true })
+    }
+
+    @Test func badLinesAreNamed() {
+        func failure(_ text: String) -> String {
+            do { _ = try ManualCostSheet(text, defaultCurrency: "RUB", defaultVATIncluded: false); return "" } catch { return "\(error)" }
+        }
+        #expect(failure("date,source,amount\n2026-03-01,seo,10.505").contains("line 2: amount"))
+        #expect(failure("date,source,amount\n2026-03-01,seo,abc").contains("line 2: amount"))
+        #expect(failure("date,source,amount\n2026-13-01,seo,1").contains("line 2: date"))
+        #expect(failure("date,source,amount\n2026-03-01,,1").contains("line 2: source"))
+        #expect(failure("date,month,source,amount\n2026-03-01,2026-03,seo,1").contains("not both"))
+        #expect(failure("date,source,amount,vat\n2026-03-01,seo,1,maybe").contains("line 2: vat"))
+        #expect(failure("date,source,amount,currency\n2026-03-01,seo,1,USD\n2026-03-01,seo,1,EUR").contains("line 3"))
+        #expect(failure("source,amount\nseo,1").contains("date or a month"))
+    }
+}
