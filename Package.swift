@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "runtime-testbed", targets: ["runtime-testbed"]),
         .executable(name: "collector-yandex-direct", targets: ["collector-yandex-direct"]),
         .executable(name: "collector-manual-costs", targets: ["collector-manual-costs"]),
+        .executable(name: "collector-google-ads", targets: ["collector-google-ads"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -59,6 +60,13 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Connectors/YandexDirect"),
+        .target(name: "GoogleAds", dependencies: [
+            "Domain",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Connectors/GoogleAds"),
         .target(name: "ManualCosts", dependencies: ["Domain", "Collection"], path: "Sources/Connectors/ManualCosts"),
         // Versioned SQL migrations and the migrator.
         .target(name: "Schema", dependencies: [
@@ -79,13 +87,13 @@ let package = Package(
         .target(name: "Collection", dependencies: ["Domain", "Postgres", "Runtime"]),
         // The collectors: each network as a SpendSource, and the app every collector shares.
         .target(name: "Collectors", dependencies: [
-            "Collection", "YandexDirect", "ManualCosts", "Settings", "Runtime", "AMQP", "Postgres", "Domain",
+            "Collection", "YandexDirect", "GoogleAds", "ManualCosts", "Settings", "Runtime", "AMQP", "Postgres", "Domain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Fake servers of every external API, speaking their wire formats (tests and the demo).
         .target(name: "Sandbox", dependencies: [
-            "Domain", "YandexDirect",
+            "Domain", "YandexDirect", "GoogleAds",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -99,6 +107,9 @@ let package = Package(
         ]),
         .executableTarget(name: "analytics", dependencies: ["OperatorCLI"]),
         .executableTarget(name: "collector-yandex-direct", dependencies: [
+            "Collectors", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "collector-google-ads", dependencies: [
             "Collectors", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "collector-manual-costs", dependencies: [
@@ -116,7 +127,7 @@ let package = Package(
         .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
-            "Collectors", "Sandbox", "YandexDirect",
+            "Collectors", "Sandbox", "YandexDirect", "GoogleAds",
         ]),
     ]
 )

@@ -187,7 +187,7 @@ public struct SpendCollector: Sendable {
                     writer.field(row.utmSource ?? account.utmSource)
                     writer.field(row.utmMedium)
                     writer.field(row.utmCampaign ?? (account.campaignTag == .id ? row.campaignID : row.campaignName))
-                    writer.field(row.adID)
+                    writer.field(row.utmContent ?? row.adID)
                     writer.field(row.keyword)
                     writer.field(row.impressions)
                     writer.field(row.clicks)

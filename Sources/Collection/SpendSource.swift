@@ -53,6 +53,8 @@ public struct SpendRow: Sendable, Equatable {
     /// Per-row overrides of the account's defaults (a manual-cost sheet mixes sources,
     /// currencies and VAT treatments).
     public var utmSource: String?
+    /// What visits carry in `utm_content` when it is not the ad id (Google: the ad group id).
+    public var utmContent: String?
     public var currency: String?
     public var vatIncluded: Bool?
 
@@ -60,9 +62,11 @@ public struct SpendRow: Sendable, Equatable {
         day: LocalDay, campaignID: String, campaignName: String, adGroupID: String? = nil, adGroupName: String? = nil,
         adID: String? = nil, adName: String? = nil, keywordID: String? = nil, keyword: String? = nil,
         impressions: Int64, clicks: Int64, conversions: Int64? = nil, cost: Micros, utmMedium: String? = nil,
-        utmCampaign: String? = nil, utmSource: String? = nil, currency: String? = nil, vatIncluded: Bool? = nil
+        utmCampaign: String? = nil, utmSource: String? = nil, utmContent: String? = nil, currency: String? = nil,
+        vatIncluded: Bool? = nil
     ) {
         self.utmSource = utmSource
+        self.utmContent = utmContent
         self.currency = currency
         self.vatIncluded = vatIncluded
         self.day = day
