@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "collector-manual-costs", targets: ["collector-manual-costs"]),
         .executable(name: "collector-google-ads", targets: ["collector-google-ads"]),
         .executable(name: "collector-meta", targets: ["collector-meta"]),
+        .executable(name: "collector-mytarget", targets: ["collector-mytarget"]),
+        .executable(name: "collector-vk-ads", targets: ["collector-vk-ads"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -75,6 +77,13 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Connectors/Meta"),
+        .target(name: "VKAds", dependencies: [
+            "Domain",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Connectors/VKAds"),
         .target(name: "ManualCosts", dependencies: ["Domain", "Collection"], path: "Sources/Connectors/ManualCosts"),
         // Versioned SQL migrations and the migrator.
         .target(name: "Schema", dependencies: [
@@ -95,13 +104,13 @@ let package = Package(
         .target(name: "Collection", dependencies: ["Domain", "Postgres", "Runtime"]),
         // The collectors: each network as a SpendSource, and the app every collector shares.
         .target(name: "Collectors", dependencies: [
-            "Collection", "YandexDirect", "GoogleAds", "Meta", "ManualCosts", "Settings", "Runtime", "AMQP", "Postgres", "Domain",
+            "Collection", "YandexDirect", "GoogleAds", "Meta", "VKAds", "ManualCosts", "Settings", "Runtime", "AMQP", "Postgres", "Domain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Fake servers of every external API, speaking their wire formats (tests and the demo).
         .target(name: "Sandbox", dependencies: [
-            "Domain", "YandexDirect", "GoogleAds", "Meta",
+            "Domain", "YandexDirect", "GoogleAds", "Meta", "VKAds",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -123,6 +132,12 @@ let package = Package(
         .executableTarget(name: "collector-meta", dependencies: [
             "Collectors", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "collector-vk-ads", dependencies: [
+            "Collectors", "VKAds", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "collector-mytarget", dependencies: [
+            "Collectors", "VKAds", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "collector-manual-costs", dependencies: [
             "Collectors", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -138,7 +153,7 @@ let package = Package(
         .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
-            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta",
+            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds",
         ]),
     ]
 )

@@ -26,10 +26,11 @@ public struct CollectorOptions: ParsableArguments {
 public struct CollectorApp: Sendable {
     public let kind: String
     public let defaultUTMSource: String
-    /// Builds the network's source for one configured source (credentials resolved here).
-    public let makeSource: @Sendable (Source, Project) throws -> any SpendSource
+    /// Builds the network's source for one configured source (credentials resolved here; the
+    /// pool is for sources that keep state, such as stored OAuth tokens).
+    public let makeSource: @Sendable (Source, Project, PGPool) throws -> any SpendSource
 
-    public init(kind: String, defaultUTMSource: String, makeSource: @escaping @Sendable (Source, Project) throws -> any SpendSource) {
+    public init(kind: String, defaultUTMSource: String, makeSource: @escaping @Sendable (Source, Project, PGPool) throws -> any SpendSource) {
         self.kind = kind
         self.defaultUTMSource = defaultUTMSource
         self.makeSource = makeSource
@@ -69,7 +70,7 @@ public struct CollectorApp: Sendable {
                 var collector = SpendCollector(
                     project: .init(id: project.id, reportingCurrency: project.currency,
                                    spendIncludesVAT: source.options["report_with_vat"] == "true"),
-                    source: try makeSource(source, project), pool: pool, logger: logger)
+                    source: try makeSource(source, project, pool), pool: pool, logger: logger)
                 collector.progress = { done, total, what in print("[\(source.id)] \(done)/\(total) chunks — \(what)") }
                 let report = try await collector.run(accounts: accounts, range: range, now: now)
                 print("[\(source.id)] \(report.succeeded ? "done" : "FAILED"): \(report.rowsWritten) rows in \(report.chunksDone) chunks"

@@ -8,7 +8,7 @@ extension CollectorApp {
     /// (default for lines without a VAT column; `false`), `window_days` (366), plus the common
     /// ones. `account` defaults to `manual`.
     public static func manualCosts(logger: Logger) -> CollectorApp {
-        CollectorApp(kind: "manual_costs", defaultUTMSource: "manual") { source, _ in
+        CollectorApp(kind: "manual_costs", defaultUTMSource: "manual") { source, _, _ in
             guard let file = source.options["file"] else { throw SettingsError("source \(source.id): options.file is required") }
             let window = Int(source.options["window_days"] ?? "") ?? 366
             return ManualCostsSource(path: file, vatIncludedByDefault: source.options["vat_included"] == "true",

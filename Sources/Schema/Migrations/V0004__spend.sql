@@ -88,3 +88,15 @@ CREATE TABLE spend.chunks (
     PRIMARY KEY (project_id, run_id, account, first_day),
     FOREIGN KEY (project_id, run_id) REFERENCES spend.runs (project_id, run_id) ON DELETE CASCADE
 );
+
+-- OAuth tokens a network limits in number (VK Ads, myTarget): created once, then reused and
+-- refreshed across runs instead of minting a new one per run. Secrets: never logged.
+CREATE TABLE spend.api_tokens (
+    project_id     text NOT NULL,
+    source_id      text NOT NULL,
+    access_token   text NOT NULL,
+    refresh_token  text,
+    expires_at     timestamptz NOT NULL,
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (project_id, source_id)
+);
