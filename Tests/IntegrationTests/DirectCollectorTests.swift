@@ -188,6 +188,52 @@ import YandexDirect
         }
     }
 
+    @Test func aBackfillKilledMidwayResumesWithoutRefetchingFinishedChunks() async throws {
+        let world = try await World.make()
+        var knobs = FakeYandexDirect.Knobs()
+        knobs.offlinePolls = 1  // every report is built offline: one 201 with retryIn 1 s, then 200
+        knobs.retryIn = 1
+        world.fake.setKnobs(knobs)
+        try await FakeServer.serve(world.fake.router()) { url in
+            let config = "/tmp/\(TestStack.unique("direct")).yaml"
+            try """
+                projects:
+                  - id: school
+                    name: School
+                    time_zone: Europe/Moscow
+                    currency: RUB
+                    sources:
+                      - id: direct
+                        kind: yandex_direct
+                        account: school-login
+                        base_url: \(url)
+                        credentials: {token: {env: DIRECT_TOKEN}}
+                        options: {chunk_days: "1"}
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let arguments = ["--from", "2026-03-01", "--to", "2026-03-10", "--config", config]
+            let environment = ["DATABASE_URL": world.databaseURL, "DIRECT_TOKEN": Self.token]
+            let first = try ChildProcess("collector-yandex-direct", arguments: arguments, environment: environment)
+            let progressed = await TestStack.eventually(seconds: 60) { world.fake.requests.count >= 3 }
+            #expect(progressed, "\(first.log)")
+            first.signal(SIGKILL)
+            _ = await first.waitForExit(seconds: 10)
+            let done = try await world.query("SELECT first_day::text FROM spend.chunks WHERE status = 'done' ORDER BY 1").map { try $0.decode(String.self, 0) }
+            #expect(done.count >= 3 && done.count < 10)
+            let served = world.fake.requests.count
+            var quick = FakeYandexDirect.Knobs()
+            quick.offlinePolls = 0
+            world.fake.setKnobs(quick)
+            let second = try ChildProcess("collector-yandex-direct", arguments: arguments, environment: environment)
+            #expect(await second.waitForExit(seconds: 120) == 0, "\(second.log)")
+            let refetched = world.fake.requests.dropFirst(served).map { "\($0.from)" }
+            #expect(Set(refetched).isDisjoint(with: done), "refetched \(refetched), done before \(done)")
+            #expect(refetched.count + done.count <= 11)  // at most the chunk in flight at the kill is fetched twice
+            #expect(second.log.contains("chunks already done"))
+            #expect(try await world.stored() == world.fake.totals(login: "school-login"))
+            #expect(try await world.query("SELECT count(*) FROM spend.runs")[0].decode(Int.self, 0) == 1)
+        }
+    }
+
     @Test func theExecutableExitsNonZeroWhenAChunkFails() async throws {
         let world = try await World.make()
         var knobs = FakeYandexDirect.Knobs()
