@@ -149,6 +149,9 @@ let package = Package(
 
         // Benchmarks of the C doors against their raw baselines (run in release; see docs/benchmarks.md).
         .executableTarget(name: "foundation-bench", dependencies: ["Postgres", "AMQP"]),
+        .executableTarget(name: "collection-bench", dependencies: [
+            "Collection", "Collectors", "Domain", "Postgres", "Sandbox", "Schema", "Settings", "YandexDirect",
+        ]),
 
         .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts"]),
         .testTarget(name: "IntegrationTests", dependencies: [

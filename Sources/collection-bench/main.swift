@@ -1,0 +1,157 @@
+import Collection
+import Collectors
+import Domain
+import Foundation
+import Logging
+import Postgres
+import Sandbox
+import Schema
+import Settings
+import YandexDirect
+
+// Collection benchmark (release build). Usage: collection-bench [rows] [campaigns] [ads] [days]
+//   1. parse + write of a Direct TSV report of `rows` rows (DirectReportParser → SpendCollector
+//      range replace) vs a raw COPY of the same rows, into fresh databases of the same server;
+//   2. wall time of a `days`-day backfill of `campaigns` × `ads` from the Direct fake (limits off).
+// Reads DATABASE_URL (its server is used; databases are created and dropped).
+
+let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+let rows = arguments.count > 0 ? arguments[0] : 1_000_000
+let campaigns = arguments.count > 1 ? arguments[1] : 500
+let ads = arguments.count > 2 ? arguments[2] : 20
+let days = arguments.count > 3 ? arguments[3] : 90
+let serverURL = ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "postgresql://postgres@127.0.0.1:55432/analytics"
+var logger = Logger(label: "bench")
+logger.logLevel = .critical
+
+func seconds(_ body: () async throws -> Void) async rethrows -> Double {
+    let start = ContinuousClock.now
+    try await body()
+    let d = (ContinuousClock.now - start).components
+    return Double(d.seconds) + Double(d.attoseconds) / 1e18
+}
+
+func freshDatabase() async throws -> String {
+    var components = URLComponents(string: serverURL)!
+    let name = "bench_\(UUID().uuidString.prefix(8).lowercased())"
+    components.path = "/postgres"
+    let admin = try await PGConnection.connect(PGConfiguration(url: components.string!), logger: logger)
+    try await admin.simpleQuery("CREATE DATABASE \(name)")
+    await admin.close()
+    components.path = "/\(name)"
+    let connection = try await PGConnection.connect(PGConfiguration(url: components.string!), logger: logger)
+    try await Migrator(logger: logger).migrate(on: connection)
+    await connection.close()
+    return components.string!
+}
+
+// A report of `rows` rows over 30 days: 2026-03-01..30.
+let start = LocalDay(iso: "2026-03-01")!
+var report: [DirectReportRow] = []
+report.reserveCapacity(rows)
+for index in 0..<rows {
+    report.append(DirectReportRow(
+        day: start.advanced(by: index % 30), campaignID: Int64(7000 + index / 30 % 500), campaignName: "Campaign \(index / 30 % 500)",
+        adGroupID: Int64(index / 30), adGroupName: "Group \(index / 30)", adID: Int64(900_000 + index / 30), criterionID: Int64(index / 30 % 7),
+        criterion: "keyword \(index / 30 % 7)", impressions: Int64(index % 1000), clicks: Int64(index % 17), cost: Micros(Int64(index % 5000) * 10_000),
+        conversions: index % 3 == 0 ? 1 : nil))
+}
+var tsv = DirectReportRow.fieldNames.joined(separator: "\t") + "\n"
+for row in report {
+    tsv += "\(row.day)\t\(row.campaignID)\t\(row.campaignName)\t\(row.adGroupID!)\t\(row.adGroupName!)\t\(row.adID!)\t\(row.criterionID!)\t\(row.criterion!)\t\(row.impressions)\t\(row.clicks)\t\(row.cost.value)\t\(row.conversions.map(String.init) ?? "--")\n"
+}
+tsv += "Total rows: \(rows)\n"
+let body = Array(tsv.utf8)
+
+/// A source whose "API" is the TSV in memory: measures parsing and writing, not HTTP.
+struct InMemoryDirect: SpendSource {
+    let kind = "yandex_direct"
+    let refetchWindowDays = 7
+    let maxChunkDays = 31
+    let costsIncludeVAT = false
+    let body: [UInt8]
+    func fetch(_ account: AdAccount, days: DayRange) async throws -> [SpendRow] {
+        var rows: [SpendRow] = []
+        try DirectReportParser().parse(body) { row in
+            rows.append(SpendRow(day: row.day, campaignID: String(row.campaignID), campaignName: row.campaignName,
+                                 adGroupID: row.adGroupID.map(String.init), adGroupName: row.adGroupName, adID: row.adID.map(String.init),
+                                 keywordID: row.criterionID.map(String.init), keyword: row.criterion, impressions: row.impressions,
+                                 clicks: row.clicks, conversions: row.conversions, cost: row.cost))
+        }
+        return rows
+    }
+}
+
+let account = AdAccount(sourceID: "direct", account: "bench", currency: "RUB", timeZone: TimeZone(identifier: "Europe/Moscow")!, utmSource: "yandex")
+let range = DayRange(start, start.advanced(by: 29))!
+var ours: [Double] = []
+var raw: [Double] = []
+for _ in 0..<3 {
+    let oursURL = try await freshDatabase()
+    let pool = PGPool(PGConfiguration(url: oursURL), logger: logger)
+    let collector = SpendCollector(project: .init(id: "bench", reportingCurrency: "RUB"), source: InMemoryDirect(body: body), pool: pool, logger: logger)
+    ours.append(try await seconds {
+        let result = try await collector.run(accounts: [account], range: range)
+        precondition(result.succeeded && result.rowsWritten == rows, "\(result.failures)")
+    })
+    await pool.close()
+    // Raw COPY of the same rows, already parsed, into the same table of another fresh database.
+    let rawURL = try await freshDatabase()
+    let connection = try await PGConnection.connect(PGConfiguration(url: rawURL), logger: logger)
+    let parsed = report
+    raw.append(try await seconds {
+        try await connection.copyIn("""
+            COPY spend.facts (project_id, source_id, account, day, campaign_id, ad_group_id, ad_id, keyword_id, campaign_name,
+            ad_group_name, ad_name, keyword, utm_source, utm_medium, utm_campaign, utm_content, utm_term, impressions, clicks,
+            conversions, cost_micros, currency, vat_included, spend) FROM STDIN
+            """) { writer in
+            for row in parsed {
+                writer.field("bench"); writer.field("direct"); writer.field("bench"); writer.field(row.day.description)
+                writer.field(String(row.campaignID)); writer.field(String(row.adGroupID!)); writer.field(String(row.adID!))
+                writer.field(String(row.criterionID!)); writer.field(row.campaignName); writer.field(row.adGroupName); writer.field(nil as String?)
+                writer.field(row.criterion); writer.field("yandex"); writer.field(nil as String?); writer.field(row.campaignName)
+                writer.field(String(row.adID!)); writer.field(row.criterion); writer.field(row.impressions); writer.field(row.clicks)
+                writer.field(row.conversions); writer.field(row.cost.value); writer.field("RUB"); writer.field("f"); writer.field(row.cost.description)
+                try writer.endRow()
+            }
+        }
+    })
+    await connection.close()
+}
+let median = { (values: [Double]) in values.sorted()[values.count / 2] }
+print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; client, PostgreSQL on one host")
+print(String(format: "Direct TSV parse + write of %d rows: %.0f rows/s (median of 3) vs raw COPY of the parsed rows %.0f rows/s -> %.0f %%",
+             rows, Double(rows) / median(ours), Double(rows) / median(raw), 100 * median(raw) / median(ours)))
+
+// The backfill from the fake, limits off.
+let fake = FakeYandexDirect()
+fake.addToken("bench-token", login: "bench")
+var backfillRows: [DirectReportRow] = []
+backfillRows.reserveCapacity(campaigns * ads * days)
+for d in 0..<days {
+    for c in 0..<campaigns {
+        for a in 0..<ads {
+            backfillRows.append(DirectReportRow(
+                day: start.advanced(by: d - days + 30), campaignID: Int64(7000 + c), campaignName: "Campaign \(c)", adGroupID: Int64(c * 100 + a / 5),
+                adGroupName: "Group \(a / 5)", adID: Int64(c * 1000 + a), impressions: 100, clicks: 3, cost: Micros(Int64(c + a + d) * 10_000)))
+        }
+    }
+}
+fake.setRows(backfillRows, login: "bench")
+let backfillURL = try await freshDatabase()
+let settings = Settings(databaseURL: backfillURL, amqpURL: ProcessInfo.processInfo.environment["AMQP_URL"] ?? Settings.defaultAMQPURL, projects: [
+    Project(id: "bench", name: "Bench", sources: [
+        Source(id: "direct", kind: "yandex_direct", account: "bench", credentials: ["token": Secret(.inline("bench-token"))]),
+    ]),
+])
+let wall = try await FakeServer.serve(fake.router(), logger: logger) { url in
+    var configured = settings
+    configured.projects[0].sources[0].baseURL = url
+    let options = try CollectorOptions.parse(["--from", "\(start.advanced(by: 30 - days))", "--to", "\(start.advanced(by: 29))"])
+    return try await seconds {
+        let reports = try await CollectorApp.yandexDirect(logger: logger).run(options, settings: configured, logger: logger, print: { _ in })
+        precondition(reports.allSatisfy(\.succeeded), "\(reports.flatMap(\.failures))")
+    }
+}
+print(String(format: "Direct backfill of %d days × %d campaigns × %d ads (%d rows) from the fake, limits off: %.1f s wall",
+             days, campaigns, ads, backfillRows.count, wall))
