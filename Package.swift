@@ -4,19 +4,30 @@ import PackageDescription
 // Skvoznaya: open, self-hosted end-to-end marketing analytics.
 // Layout and module responsibilities: docs/architecture.md.
 
+/// The collectors: one thin executable per network, all alike.
+let collectors = [
+    "collector-yandex-direct", "collector-vk-ads", "collector-mytarget", "collector-google-ads", "collector-meta",
+    "collector-manual-costs",
+]
+
+/// An external API's client: wire format, errors, limits (HTTP through async-http-client).
+func connector(_ name: String) -> Target {
+    .target(name: name, dependencies: [
+        "Domain",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+    ], path: "Sources/Connectors/\(name)")
+}
+
 let package = Package(
     name: "skvoznaya",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "analytics", targets: ["analytics"]),
         .executable(name: "runtime-testbed", targets: ["runtime-testbed"]),
-        .executable(name: "collector-yandex-direct", targets: ["collector-yandex-direct"]),
-        .executable(name: "collector-manual-costs", targets: ["collector-manual-costs"]),
-        .executable(name: "collector-google-ads", targets: ["collector-google-ads"]),
-        .executable(name: "collector-meta", targets: ["collector-meta"]),
-        .executable(name: "collector-mytarget", targets: ["collector-mytarget"]),
-        .executable(name: "collector-vk-ads", targets: ["collector-vk-ads"]),
-    ],
+    ] + collectors.map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -56,34 +67,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // External APIs, one folder each: wire format, client, errors, limits.
-        .target(name: "YandexDirect", dependencies: [
-            "Domain",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-        ], path: "Sources/Connectors/YandexDirect"),
-        .target(name: "GoogleAds", dependencies: [
-            "Domain",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-        ], path: "Sources/Connectors/GoogleAds"),
-        .target(name: "Meta", dependencies: [
-            "Domain",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-        ], path: "Sources/Connectors/Meta"),
-        .target(name: "VKAds", dependencies: [
-            "Domain",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-        ], path: "Sources/Connectors/VKAds"),
+        connector("YandexDirect"),
+        connector("GoogleAds"),
+        connector("Meta"),
+        connector("VKAds"),
         .target(name: "ManualCosts", dependencies: ["Domain", "Collection"], path: "Sources/Connectors/ManualCosts"),
         // Versioned SQL migrations and the migrator.
         .target(name: "Schema", dependencies: [
@@ -123,24 +110,6 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "analytics", dependencies: ["OperatorCLI"]),
-        .executableTarget(name: "collector-yandex-direct", dependencies: [
-            "Collectors", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "collector-google-ads", dependencies: [
-            "Collectors", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "collector-meta", dependencies: [
-            "Collectors", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "collector-vk-ads", dependencies: [
-            "Collectors", "VKAds", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "collector-mytarget", dependencies: [
-            "Collectors", "VKAds", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "collector-manual-costs", dependencies: [
-            "Collectors", "Runtime", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
 
         // The runtime's test worker: counters with non-idempotent writes, used by the kill,
         // restart, dead-letter and shutdown tests.
@@ -160,6 +129,14 @@ let package = Package(
         ]),
     ]
 )
+
+package.targets += collectors.map { name in
+    .executableTarget(name: name, dependencies: [
+        "Collectors",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+    ])
+}
 
 // Shared compiler settings for every Swift target.
 for target in package.targets where target.type != .system {

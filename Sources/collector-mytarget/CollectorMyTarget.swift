@@ -1,21 +1,10 @@
 import ArgumentParser
 import Collectors
-import VKAds
 import Logging
-import Runtime
-import Settings
 
-/// Collects myTarget spend for one project (a scheduler runs it; exits non-zero on failure).
-@main struct CollectorMyTarget: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "collector-mytarget",
-                                                    abstract: "Collect myTarget statistics into spend.facts.")
+/// Collects myTarget statistics into spend.facts (a scheduler runs it; exits 1 when any chunk failed).
+@main struct CollectorMyTarget: CollectorCommand {
+    static let configuration = CommandConfiguration(commandName: "collector-mytarget", abstract: "Collects myTarget statistics into spend.facts.")
+    static func app(logger: Logger) -> CollectorApp { .vkAds(flavor: .myTarget, logger: logger) }
     @OptionGroup var options: CollectorOptions
-
-    func run() async throws {
-        let settings = try Settings.load(path: options.config)
-        Observability.bootstrap(settings)
-        let logger = Logger(label: "collector-mytarget")
-        let reports = try await CollectorApp.vkAds(flavor: .myTarget, logger: logger).run(options, settings: settings, logger: logger)
-        if reports.contains(where: { !$0.succeeded }) { throw ExitCode.failure }
-    }
 }

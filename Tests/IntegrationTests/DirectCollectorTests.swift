@@ -188,6 +188,26 @@ import YandexDirect
         }
     }
 
+    /// A YAML configuration file for the executable; the token comes from DIRECT_TOKEN.
+    static func configFile(url: String, options: String) throws -> String {
+        let path = "/tmp/\(TestStack.unique("direct")).yaml"
+        try """
+            projects:
+              - id: school
+                name: School
+                time_zone: Europe/Moscow
+                currency: RUB
+                sources:
+                  - id: direct
+                    kind: yandex_direct
+                    account: school-login
+                    base_url: \(url)
+                    credentials: {token: {env: DIRECT_TOKEN}}
+                    options: \(options)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     @Test func aBackfillKilledMidwayResumesWithoutRefetchingFinishedChunks() async throws {
         let world = try await World.make()
         var knobs = FakeYandexDirect.Knobs()
@@ -195,30 +215,18 @@ import YandexDirect
         knobs.retryIn = 1
         world.fake.setKnobs(knobs)
         try await FakeServer.serve(world.fake.router()) { url in
-            let config = "/tmp/\(TestStack.unique("direct")).yaml"
-            try """
-                projects:
-                  - id: school
-                    name: School
-                    time_zone: Europe/Moscow
-                    currency: RUB
-                    sources:
-                      - id: direct
-                        kind: yandex_direct
-                        account: school-login
-                        base_url: \(url)
-                        credentials: {token: {env: DIRECT_TOKEN}}
-                        options: {chunk_days: "1"}
-                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let config = try Self.configFile(url: url, options: #"{chunk_days: "1"}"#)
             let arguments = ["--from", "2026-03-01", "--to", "2026-03-10", "--config", config]
             let environment = ["DATABASE_URL": world.databaseURL, "DIRECT_TOKEN": Self.token]
             let first = try ChildProcess("collector-yandex-direct", arguments: arguments, environment: environment)
-            let progressed = await TestStack.eventually(seconds: 60) { world.fake.requests.count >= 3 }
+            let progressed = await TestStack.eventually(seconds: 60) {
+                ((try? await world.query("SELECT count(*) FROM spend.chunks WHERE status = 'done'")[0].decode(Int.self, 0)) ?? 0) >= 2
+            }
             #expect(progressed, "\(first.log)")
             first.signal(SIGKILL)
             _ = await first.waitForExit(seconds: 10)
             let done = try await world.query("SELECT first_day::text FROM spend.chunks WHERE status = 'done' ORDER BY 1").map { try $0.decode(String.self, 0) }
-            #expect(done.count >= 3 && done.count < 10)
+            #expect(done.count >= 2 && done.count < 10)
             let served = world.fake.requests.count
             var quick = FakeYandexDirect.Knobs()
             quick.offlinePolls = 0
@@ -240,21 +248,7 @@ import YandexDirect
         knobs.malformedDay = Self.day("2026-03-02")
         world.fake.setKnobs(knobs)
         try await FakeServer.serve(world.fake.router()) { url in
-            let config = "/tmp/\(TestStack.unique("direct")).yaml"
-            try """
-                projects:
-                  - id: school
-                    name: School
-                    time_zone: Europe/Moscow
-                    currency: RUB
-                    sources:
-                      - id: direct
-                        kind: yandex_direct
-                        account: school-login
-                        base_url: \(url)
-                        credentials: {token: {env: DIRECT_TOKEN}}
-                        options: {chunk_days: "5", default_retry_in: "0.01", backoff_seconds: "0.01"}
-                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let config = try Self.configFile(url: url, options: #"{chunk_days: "5", default_retry_in: "0.01", backoff_seconds: "0.01"}"#)
             let run = try ChildProcess("collector-yandex-direct", arguments: ["--from", "2026-03-01", "--to", "2026-03-10", "--config", config],
                                        environment: ["DATABASE_URL": world.databaseURL, "DIRECT_TOKEN": Self.token])
             let status = await run.waitForExit(seconds: 120)

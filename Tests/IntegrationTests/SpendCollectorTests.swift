@@ -126,3 +126,26 @@ import Testing
         await pool.close()
     }
 }
+
+@Suite struct CollectionWindowTests {
+    struct NoSource: SpendSource {
+        let kind = "none"
+        let refetchWindowDays = 7
+        let maxChunkDays = 31
+        let costsIncludeVAT = false
+        func fetch(_ account: AdAccount, days: DayRange) async throws -> [SpendRow] { [] }
+    }
+
+    @Test func theDefaultWindowEndsTodayInTheAccountsOwnTimeZone() {
+        let pool = PGPool(PGConfiguration(url: TestStack.databaseURL), logger: TestStack.logger)
+        let collector = SpendCollector(project: .init(id: "p", reportingCurrency: "RUB"), source: NoSource(), pool: pool, logger: TestStack.logger)
+        // 2026-03-10 20:30 UTC is already 2026-03-11 in Vladivostok (+10) and still 2026-03-10 in Moscow (+3).
+        let now = Timestamp.parse("2026-03-10T20:30:00Z")!
+        func account(_ zone: String) -> AdAccount {
+            AdAccount(sourceID: "s", account: "a", currency: "RUB", timeZone: TimeZone(identifier: zone)!, utmSource: "x")
+        }
+        #expect(collector.defaultRange(for: account("Asia/Vladivostok"), now: now).description == "2026-03-05..2026-03-11")
+        #expect(collector.defaultRange(for: account("Europe/Moscow"), now: now).description == "2026-03-04..2026-03-10")
+        #expect(collector.defaultRange(for: account("America/Los_Angeles"), now: now).description == "2026-03-04..2026-03-10")
+    }
+}
