@@ -119,7 +119,8 @@ let package = Package(
         // Benchmarks of the C doors against their raw baselines (run in release; see docs/benchmarks.md).
         .executableTarget(name: "foundation-bench", dependencies: ["Postgres", "AMQP"]),
         .executableTarget(name: "collection-bench", dependencies: [
-            "Collection", "Collectors", "Domain", "Postgres", "Sandbox", "Schema", "Settings", "YandexDirect",
+            "Collection", "Collectors", "Domain", "Postgres", "Sandbox", "Schema", "Settings", "YandexDirect", "GoogleAds", "Meta", "VKAds",
+            .product(name: "Hummingbird", package: "hummingbird"),
         ]),
 
         .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts"]),

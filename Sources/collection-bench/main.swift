@@ -8,6 +8,10 @@ import Sandbox
 import Schema
 import Settings
 import YandexDirect
+import GoogleAds
+import Meta
+import VKAds
+import Hummingbird
 
 // Collection benchmark (release build). Usage: collection-bench [rows] [campaigns] [ads] [days]
 //   1. parse + write of a Direct TSV report of `rows` rows (DirectReportParser → SpendCollector
@@ -155,3 +159,62 @@ let wall = try await FakeServer.serve(fake.router(), logger: logger) { url in
 }
 print(String(format: "Direct backfill of %d days × %d campaigns × %d ads (%d rows) from the fake, limits off: %.1f s wall",
              days, campaigns, ads, backfillRows.count, wall))
+
+// The same backfill from the other networks' fakes, limits off.
+let firstDay = start.advanced(by: 30 - days)
+let lastDay = start.advanced(by: 29)
+func backfill(_ name: String, _ source: Source, _ app: CollectorApp, rowCount: Int, router: Router<BasicRequestContext>) async throws {
+    let url = try await freshDatabase()
+    let elapsed = try await FakeServer.serve(router, logger: logger) { base in
+        var source = source
+        source.baseURL = base
+        if source.kind == "google_ads" { source.options["token_url"] = base + "/token" }
+        let settings = Settings(databaseURL: url, amqpURL: ProcessInfo.processInfo.environment["AMQP_URL"] ?? Settings.defaultAMQPURL,
+                                projects: [Project(id: "bench", name: "Bench", sources: [source])])
+        let options = try CollectorOptions.parse(["--from", "\(firstDay)", "--to", "\(lastDay)"])
+        return try await seconds {
+            let reports = try await app.run(options, settings: settings, logger: logger, print: { _ in })
+            precondition(reports.allSatisfy(\.succeeded), "\(reports.flatMap(\.failures))")
+        }
+    }
+    print(String(format: "%@ backfill of %d days × %d campaigns × %d ads (%d rows) from the fake, limits off: %.1f s wall",
+                 name, days, campaigns, ads, rowCount, elapsed))
+}
+
+let google = FakeGoogleAds(refreshToken: "r", developerToken: "d")
+var googleRows: [GoogleAdsClient.Row] = []
+let meta = FakeMeta(accessToken: "m")
+var metaRows: [MetaInsightsClient.Row] = []
+let vk = FakeVKAds(flavor: .vkAds, clientID: "c", clientSecret: "s")
+var vkStats: [Int64: [LocalDay: FakeVKAds.Stat]] = [:]
+var vkBanners: [FakeVKAds.Banner] = []
+var vkGroups: [(Int64, String, Int64)] = []
+for c in 0..<campaigns {
+    vkGroups.append((Int64(c), "Group \(c)", Int64(c)))
+    for a in 0..<ads { vkBanners.append(FakeVKAds.Banner(id: Int64(c * 1000 + a), name: "Banner \(a)", parent: Int64(c))) }
+}
+for d in 0..<days {
+    let day = firstDay.advanced(by: d)
+    for c in 0..<campaigns {
+        for a in 0..<ads {
+            let cost = Int64(c + a + d + 1) * 10_000
+            googleRows.append(GoogleAdsClient.Row(day: day, campaignID: "\(c)", campaignName: "Campaign \(c)", adGroupID: "\(c)\(a / 5)",
+                                                  adGroupName: "Group", adID: "\(c * 1000 + a)", impressions: 100, clicks: 3, costMicros: cost))
+            metaRows.append(MetaInsightsClient.Row(day: day, campaignID: "\(c)", campaignName: "Campaign \(c)", adSetID: "\(c)", adSetName: "Set",
+                                                   adID: "\(c * 1000 + a)", adName: "Ad", impressions: 100, clicks: 3, spend: Micros(cost), currency: "RUB"))
+            vkStats[Int64(c * 1000 + a), default: [:]][day] = FakeVKAds.Stat(shows: 100, clicks: 3, goals: 0, spent: Micros(cost))
+        }
+    }
+}
+google.setRows(googleRows, customerID: "1234567890")
+meta.setRows(metaRows, account: "1234567890")
+vk.setObjects(campaigns: (0..<campaigns).map { (Int64($0), "Campaign \($0)") }, groups: vkGroups, banners: vkBanners)
+vk.setStats(vkStats)
+try await backfill("Google Ads", Source(id: "google", kind: "google_ads", account: "1234567890", credentials: [
+    "developer_token": Secret(.inline("d")), "client_id": Secret(.inline("i")), "client_secret": Secret(.inline("s")), "refresh_token": Secret(.inline("r")),
+]), .googleAds(logger: logger), rowCount: googleRows.count, router: google.router())
+try await backfill("Meta", Source(id: "meta", kind: "meta", account: "1234567890", credentials: ["access_token": Secret(.inline("m"))],
+                                  options: ["page_size": "1000"]), .meta(logger: logger), rowCount: metaRows.count, router: meta.router())
+try await backfill("VK Ads", Source(id: "vk", kind: "vk_ads", account: "cabinet", credentials: [
+    "client_id": Secret(.inline("c")), "client_secret": Secret(.inline("s")),
+]), .vkAds(flavor: .vkAds, logger: logger), rowCount: vkStats.values.map(\.count).reduce(0, +), router: vk.router())
