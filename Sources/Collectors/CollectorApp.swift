@@ -67,6 +67,9 @@ public struct CollectorApp: Sendable {
         do {
             for source in sources {
                 let accounts = try self.accounts(of: source, project: project).filter { options.account == nil || $0.account == options.account }
+                guard !accounts.isEmpty else {
+                    throw ValidationError("source \(source.id) has no account '\(options.account ?? "")'")
+                }
                 var collector = SpendCollector(
                     project: .init(id: project.id, reportingCurrency: project.currency,
                                    spendIncludesVAT: source.options["report_with_vat"] == "true"),
@@ -118,8 +121,14 @@ public struct CollectorApp: Sendable {
     }
 }
 
-/// Exchanges every process declares before publishing.
+/// What every process declares before publishing, so no event is published before the queue
+/// that keeps it exists (a broker drops messages that no queue is bound to).
 public enum ClusterTopology {
-    /// `analytics` (topic): domain events such as `spend.updated`.
+    /// The queue the aggregator consumes (`spend.updated` and, later, the other domain events).
+    public static let aggregatorQueue = "aggregator"
+
+    /// `analytics` (topic exchange) for domain events, and the aggregator's quorum queue bound to
+    /// `spend.updated`, with its dead-letter queue.
     public static let exchanges = AMQPTopology(exchanges: [.init(SpendCollector.exchange)])
+        .merging(.workQueue(aggregatorQueue, exchange: SpendCollector.exchange, routingKeys: [SpendCollector.spendUpdated]))
 }

@@ -1,3 +1,4 @@
+import AMQP
 import Collection
 import Collectors
 import Domain
@@ -109,6 +110,26 @@ import YandexDirect
             _ = try await world.collect(world.settings(baseURL: url))
             #expect(try await world.stored() == world.fake.totals(login: "school-login"))
             #expect(try await world.query("SELECT count(*) FROM spend.facts")[0].decode(Int.self, 0) == 121)
+        }
+    }
+
+    @Test func spendUpdatedEventsReachTheAggregatorsQueueAndAnUnknownAccountIsRefused() async throws {
+        let world = try await World.make()
+        let before = (try? await AMQPAdmin.queueStatus(ClusterTopology.aggregatorQueue, configuration: TestStack.amqp).messages) ?? 0
+        try await FakeServer.serve(world.fake.router()) { url in
+            let report = try await world.collect(world.settings(baseURL: url))
+            #expect(report.succeeded)
+            // Two chunks, two events, published after the run through the outbox.
+            #expect(try await world.query("SELECT count(*) FROM runtime.outbox")[0].decode(Int.self, 0) == 0)
+            let arrived = await TestStack.eventually(seconds: 30) {
+                ((try? await AMQPAdmin.queueStatus(ClusterTopology.aggregatorQueue, configuration: TestStack.amqp).messages) ?? 0) >= before + 2
+            }
+            #expect(arrived)
+            let options = try CollectorOptions.parse(["--account", "someone-else"])
+            await #expect(throws: (any Error).self) {
+                _ = try await CollectorApp.yandexDirect(logger: TestStack.logger).run(
+                    options, settings: world.settings(baseURL: url), logger: TestStack.logger, print: { _ in })
+            }
         }
     }
 
