@@ -57,7 +57,7 @@ let package = Package(
         ]),
         // rabbitmq-c client: connections on their own serial queues, topology, confirms, consumer.
         .target(name: "AMQP", dependencies: [
-            "CRabbitMQ",
+            "CRabbitMQ", "Domain",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Deployment configuration: environment + optional YAML file, secrets by reference.
@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "ManualCosts", dependencies: ["Domain", "Collection"], path: "Sources/Connectors/ManualCosts"),
         // Versioned SQL migrations and the migrator.
         .target(name: "Schema", dependencies: [
-            "Postgres",
+            "Postgres", "Domain",
             .product(name: "Logging", package: "swift-log"),
         ], resources: [.embedInCode("Migrations")]),
         // The worker runtime, written once: envelope, batched consume loop, retry/dead-letter,

@@ -97,19 +97,3 @@ final class AMQPLink: @unchecked Sendable {
         }
     }
 }
-
-/// Exponential backoff with jitter: `initial`, doubling, capped at `maximum`.
-public struct AMQPBackoff: Sendable {
-    public var initial: Double
-    public var maximum: Double
-    public init(initial: Double = 0.1, maximum: Double = 5) {
-        self.initial = initial
-        self.maximum = maximum
-    }
-
-    /// Seconds to wait before attempt `attempt` (1-based), with ±20 % jitter.
-    public func delay(attempt: Int) -> Double {
-        let base = min(maximum, initial * pow(2, Double(max(0, attempt - 1))))
-        return base * Double.random(in: 0.8...1.2)
-    }
-}

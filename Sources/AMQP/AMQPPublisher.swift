@@ -1,3 +1,4 @@
+import Domain
 import CRabbitMQ
 import Dispatch
 import Foundation
@@ -18,14 +19,14 @@ public final class AMQPPublisher: Sendable {
     public struct Configuration: Sendable {
         /// Most unconfirmed messages on the wire.
         public var window: Int
-        public var backoff: AMQPBackoff
+        public var backoff: Backoff
         /// Give up a call after this many seconds without the broker (nil: never).
         public var giveUpAfterSeconds: Double?
         /// Seconds to wait for outstanding confirms before the connection is taken for dead
         /// (and the unconfirmed messages published again on a new one).
         public var confirmTimeoutSeconds: Double
         public init(
-            window: Int = 1000, backoff: AMQPBackoff = AMQPBackoff(), giveUpAfterSeconds: Double? = nil,
+            window: Int = 1000, backoff: Backoff = Backoff(), giveUpAfterSeconds: Double? = nil,
             confirmTimeoutSeconds: Double = 30
         ) {
             self.window = window

@@ -99,8 +99,8 @@ public protocol SpendSource: Sendable {
     var costsIncludeVAT: Bool { get }
 
     /// Fetches every row of `account` for `days`.
-    /// - Throws: `SourceError` naming what failed (its `retryable` says whether a later run may
-    ///   succeed); nothing of the chunk is written when it throws.
+    /// - Throws: `SourceError` naming what failed; nothing of the chunk is written when it throws
+    ///   (a later run fetches the chunk again).
     func fetch(_ account: AdAccount, days: DayRange) async throws -> [SpendRow]
 }
 
@@ -108,11 +108,6 @@ public protocol SpendSource: Sendable {
 /// (for bad data) line.
 public struct SourceError: Error, CustomStringConvertible, Sendable {
     public var message: String
-    /// The problem may go away by itself (rate limit, server error, report still building).
-    public var retryable: Bool
-    public init(_ message: String, retryable: Bool = false) {
-        self.message = message
-        self.retryable = retryable
-    }
+    public init(_ message: String) { self.message = message }
     public var description: String { message }
 }

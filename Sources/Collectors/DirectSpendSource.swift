@@ -22,7 +22,7 @@ public struct DirectSpendSource: SpendSource {
         do {
             body = try await client.report(days: days)
         } catch let error as DirectAPIError {
-            throw SourceError("\(error)", retryable: error.isRetryable)
+            throw SourceError("\(error)")
         }
         var rows: [SpendRow] = []
         do {

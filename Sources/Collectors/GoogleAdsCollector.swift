@@ -30,7 +30,7 @@ public struct GoogleAdsSpendSource: SpendSource {
                     utmContent: row.adGroupID)
             }
         } catch let error as GoogleAdsError {
-            throw SourceError("\(error)", retryable: error.isRetryable)
+            throw SourceError("\(error)")
         }
     }
 }

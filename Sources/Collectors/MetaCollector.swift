@@ -30,7 +30,7 @@ public struct MetaSpendSource: SpendSource {
                                 clicks: row.clicks, cost: row.spend)
             }
         } catch let error as MetaError {
-            throw SourceError("\(error)", retryable: error.isRetryable)
+            throw SourceError("\(error)")
         }
     }
 }

@@ -58,7 +58,7 @@ public struct VKAdsSpendSource: SpendSource {
                          clicks: row.clicks, conversions: row.goals, cost: row.spent)
             }
         } catch let error as VKAdsError {
-            throw SourceError("\(error)", retryable: error.isRetryable)
+            throw SourceError("\(error)")
         }
     }
 }

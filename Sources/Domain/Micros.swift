@@ -70,6 +70,13 @@ public struct Micros: Hashable, Comparable, Sendable, CustomStringConvertible, A
     /// The amount as an exact `Decimal` in currency units.
     public var decimal: Decimal { Decimal(value) / Decimal(Self.perUnit) }
 
+    /// The amount with `places` decimal places (truncated toward zero): `412.30` for 2.
+    public func text(places: Int) -> String {
+        precondition((0...6).contains(places))
+        let truncated = String(description.dropLast(6 - places))
+        return places == 0 ? String(truncated.dropLast()) : truncated
+    }
+
     /// `412.300000`-style text with all six places.
     public var description: String {
         let magnitude = value.magnitude

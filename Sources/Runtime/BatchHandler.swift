@@ -1,3 +1,4 @@
+import Domain
 import Logging
 import Postgres
 
@@ -30,7 +31,7 @@ public struct WorkerConfiguration: Sendable {
     /// Attempts of a failing message before it is dead-lettered.
     public var maxAttempts: Int
     /// Backoff between attempts (and between infrastructure retries).
-    public var backoff: AMQPBackoff
+    public var backoff: Backoff
     /// Skip message ids this consumer has already applied (for handlers whose writes are not
     /// idempotent by themselves). Costs one insert per message.
     public var skipProcessed: Bool
@@ -43,7 +44,7 @@ public struct WorkerConfiguration: Sendable {
 
     public init(
         name: String, queue: String, topology: AMQPTopology, prefetch: Int = 1000, batchSize: Int = 500,
-        batchLinger: Double = 0.05, maxAttempts: Int = 5, backoff: AMQPBackoff = AMQPBackoff(initial: 0.1, maximum: 5),
+        batchLinger: Double = 0.05, maxAttempts: Int = 5, backoff: Backoff = Backoff(initial: 0.1, maximum: 5),
         skipProcessed: Bool = true, processedRetentionDays: Int = 7, pauseAfterCommitMilliseconds: Int = 0
     ) {
         self.pauseAfterCommitMilliseconds = pauseAfterCommitMilliseconds

@@ -1,3 +1,4 @@
+import Domain
 import AMQP
 import Foundation
 import Logging
@@ -91,7 +92,7 @@ public struct OutboxRelay: Service {
                 } catch {
                     attempt += 1
                     logger.warning("outbox relay failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                    await stop.sleep(seconds: AMQPBackoff().delay(attempt: attempt))
+                    await stop.sleep(seconds: Backoff().delay(attempt: attempt))
                 }
             }
         } onGracefulShutdown: {

@@ -112,7 +112,6 @@ public final class Worker: Service, Sendable {
                 await settle(acknowledge: settled, requeue: requeue)
                 return
             case .failed(let error):
-                metrics.failed.increment(by: good.count)
                 logger.warning("batch failed; handling its messages one by one",
                                metadata: ["error": "\(error)", "batch.size": "\(good.count)"])
                 for (delivery, envelope) in good {
@@ -162,7 +161,10 @@ public final class Worker: Service, Sendable {
     /// One message, up to `maxAttempts` handler failures, then the dead-letter queue. Returns
     /// true when the delivery may be acknowledged.
     private func applyAlone(_ delivery: AMQPDelivery, _ envelope: Envelope, firstError: (any Error)?, stop: StopSignal) async -> Bool {
+        // A lone message's batch failure is its first failed attempt; in a larger batch the
+        // culprit is not known yet, so every message starts afresh.
         var failures = firstError == nil ? 0 : 1
+        if firstError != nil { metrics.failed.increment() }
         var lastError = firstError
         while failures < configuration.maxAttempts {
             if failures > 0 {

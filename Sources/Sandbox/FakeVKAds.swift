@@ -214,17 +214,11 @@ public final class FakeVKAds: Sendable {
             let items = ids.map { id -> String in
                 let rows = range.days.map { day -> String in
                     let stat = state.stats[id]?[day] ?? Stat(shows: 0, clicks: 0, goals: 0, spent: .zero)
-                    return #"{"date": "\#(day)", "base": {"shows": \#(stat.shows), "clicks": \#(stat.clicks), "goals": \#(stat.goals), "spent": "\#(Self.money(stat.spent))", "cpm": "0", "cpc": "0", "cpa": "0", "ctr": 0, "cr": 0}}"#
+                    return #"{"date": "\#(day)", "base": {"shows": \#(stat.shows), "clicks": \#(stat.clicks), "goals": \#(stat.goals), "spent": "\#(stat.spent.text(places: 2))", "cpm": "0", "cpc": "0", "cpa": "0", "ctr": 0, "cr": 0}}"#
                 }
                 return #"{"id": \#(id), "rows": [\#(rows.joined(separator: ", "))], "total": {"base": {}}}"#
             }
             return Self.json(.ok, #"{"items": [\#(items.joined(separator: ", "))], "total": {"base": {}}}"#)
         }
-    }
-
-    static func money(_ amount: Micros) -> String {
-        let kopecks = amount.value / 10_000
-        let fraction = String(abs(kopecks) % 100)
-        return "\(kopecks / 100).\(fraction.count == 1 ? "0" + fraction : fraction)"
     }
 }

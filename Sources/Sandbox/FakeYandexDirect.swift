@@ -153,7 +153,7 @@ public final class FakeYandexDirect: Sendable {
             if header("skipColumnHeader") != "true" { lines.append(params.FieldNames.joined(separator: "\t")) }
             var dataLines = rows.map { row -> String in
                 let cost = params.IncludeVAT == "YES" ? Self.withVAT(row.cost, on: row.day) : row.cost
-                var costText = micros ? String(cost.value) : Self.twoPlaces(cost)
+                var costText = micros ? String(cost.value) : cost.text(places: 2)
                 if row.day == state.knobs.malformedDay, row == rows.first(where: { $0.day == row.day }) { costText = "12,5.x" }
                 return params.FieldNames.map { field -> String in
                     switch field {
@@ -190,9 +190,4 @@ public final class FakeYandexDirect: Sendable {
         return Micros(rounded)
     }
 
-    static func twoPlaces(_ cost: Micros) -> String {
-        let kopecks = cost.value / 10_000
-        let fraction = String(abs(kopecks) % 100)
-        return "\(kopecks / 100).\(fraction.count == 1 ? "0" + fraction : fraction)"
-    }
 }

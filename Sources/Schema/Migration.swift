@@ -1,3 +1,5 @@
+import Domain
+
 /// One versioned SQL migration, embedded in the binary from `Sources/Schema/Migrations`.
 ///
 /// Files are named `V<4-digit version>__<name>.sql`; a migration is never edited once released
@@ -18,15 +20,7 @@ public struct Migration: Sendable, Equatable {
     }
 
     /// FNV-1a 64 of the SQL text, hex: detects edits of applied migrations.
-    public var checksum: String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in sql.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
+    public var checksum: String { FNV1a.hex(sql) }
 
     /// Every migration, in version order. Adding a file means adding its line here
     /// (`MigrationsTests` fails if a file in the folder is missing from this list).

@@ -1,3 +1,4 @@
+import Domain
 import AMQP
 import Foundation
 import Logging
@@ -28,7 +29,7 @@ if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "publish", let c
 let batchSize = Int(environment["TESTBED_BATCH_SIZE"] ?? "") ?? 200
 let worker = WorkerConfiguration(
     name: queue, queue: queue, topology: topology,
-    batchSize: batchSize, maxAttempts: 3, backoff: AMQPBackoff(initial: 0.05, maximum: 1),
+    batchSize: batchSize, maxAttempts: 3, backoff: Backoff(initial: 0.05, maximum: 1),
     skipProcessed: environment["TESTBED_SKIP_PROCESSED"] != "0",
     pauseAfterCommitMilliseconds: Int(environment["TESTBED_PAUSE_AFTER_COMMIT_MS"] ?? "") ?? 0)
 let app = WorkerApp(

@@ -18,6 +18,9 @@ import Testing
         #expect(Micros(412_300_000).description == "412.300000")
         #expect(Micros(-1).description == "-0.000001")
         #expect(Micros(412_300_000).decimal == Decimal(string: "412.3")!)
+        #expect(Micros(412_305_000).text(places: 2) == "412.30")
+        #expect(Micros(-5_000_000).text(places: 0) == "-5")
+        #expect(FNV1a.hex("") == "cbf29ce484222325")
     }
 
     @Test func monthlySpreadAddsUpToTheKopeck() {

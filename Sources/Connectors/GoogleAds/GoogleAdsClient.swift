@@ -131,7 +131,7 @@ public actor GoogleAdsClient {
                 attempt += 1
                 guard error.isRetryable, attempt < configuration.maxAttempts else { throw error }
                 logger.warning("Google Ads asked to retry", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                try await Task.sleep(for: .milliseconds(Int(configuration.backoff * pow(2, Double(attempt - 1)) * 1000)))
+                try await Backoff(initial: configuration.backoff, maximum: 300).sleep(attempt: attempt)
             }
         }
     }

@@ -199,7 +199,7 @@ public struct MetaInsightsClient: Sendable {
             if error.needsAsyncReport { throw error }
             attempt += 1
             guard error.isRetryable, attempt < configuration.maxAttempts else { throw error }
-            var wait = configuration.backoff * pow(2, Double(attempt - 1))
+            var wait = Backoff(initial: configuration.backoff, maximum: 300).delay(attempt: attempt)
             if let minutes = Self.minutesToRegainAccess(headers), minutes > 0 { wait = max(wait, minutes * 60) }
             logger.warning("Meta asked to slow down", metadata: ["error": "\(error)", "attempt": "\(attempt)", "wait": "\(wait)"])
             try await Task.sleep(for: .milliseconds(Int(wait * 1000)))

@@ -210,7 +210,7 @@ public actor VKAdsClient {
                 throw VKAdsError(status: 429, code: "RATE_LIMIT", message: "the \(exhausted!.lowercased()) request limit is exhausted; run again later")
             }
             logger.warning("VK Ads asked to slow down", metadata: ["status": "\(status)", "attempt": "\(attempt)"])
-            try await Task.sleep(for: .milliseconds(Int(configuration.backoff * pow(2, Double(attempt - 1)) * 1000)))
+            try await Backoff(initial: configuration.backoff, maximum: 300).sleep(attempt: attempt)
         }
     }
 

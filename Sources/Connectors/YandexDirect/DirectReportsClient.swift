@@ -80,9 +80,8 @@ public struct DirectReportsClient: Sendable {
                 let error = Self.error(status: status, headers: headers, body: bytes)
                 attempt += 1
                 guard error.isRetryable, attempt < configuration.maxAttempts else { throw error }
-                let wait = configuration.backoff * pow(2, Double(attempt - 1))
                 logger.warning("Yandex Direct asked to retry", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+                try await Backoff(initial: configuration.backoff, maximum: 300).sleep(attempt: attempt)
             }
         }
     }
@@ -145,9 +144,7 @@ public struct DirectReportsClient: Sendable {
             let params: Params
         }
         let key = "\(days.first)|\(days.last)|\(fieldNames.joined(separator: ","))|\(includeVAT)"
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        let name = "skvoznaya-\(days.first)-\(days.last)-\(String(hash, radix: 16))"
+        let name = "skvoznaya-\(days.first)-\(days.last)-\(FNV1a.hex(key))"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return Array(try encoder.encode(Body(params: .init(
