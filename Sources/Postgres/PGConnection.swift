@@ -18,6 +18,9 @@ public final class PGConnection: @unchecked Sendable {
     private let queue: DispatchQueue
     private var handle: OpaquePointer?
     private let brokenFlag = Mutex(false)
+    /// The session's transaction state after the last job (libpq tracks it locally; recording
+    /// it here spares a queue hop whenever the pool or a bulk write asks).
+    private let transactionState = Mutex(PGTransactionStatus.idle)
     /// The connection's logger (metadata `db.connection`).
     public let logger: Logger
 
@@ -91,6 +94,13 @@ public final class PGConnection: @unchecked Sendable {
                     return
                 }
                 let result = Result { try body(handle) }
+                let status: PGTransactionStatus = switch PQtransactionStatus(handle) {
+                case PQTRANS_IDLE: .idle
+                case PQTRANS_INTRANS: .inTransaction
+                case PQTRANS_INERROR: .failedTransaction
+                default: .unknown
+                }
+                self.transactionState.withLock { $0 = status }
                 if case .failure(let error as PGError) = result,
                    error.code == .connectionLost || PQstatus(handle) == CONNECTION_BAD {
                     self.brokenFlag.withLock { $0 = true }
@@ -131,15 +141,10 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     /// Whether the session is idle, inside a transaction, or inside a failed transaction.
+    /// - Throws: `PGError(.closed)` after `close()`.
     public func transactionStatus() async throws -> PGTransactionStatus {
-        try await withHandle { handle in
-            switch PQtransactionStatus(handle) {
-            case PQTRANS_IDLE: return .idle
-            case PQTRANS_INTRANS: return .inTransaction
-            case PQTRANS_INERROR: return .failedTransaction
-            default: return .unknown
-            }
-        }
+        guard !isBroken else { throw PGError(.closed, "the connection is closed or broken") }
+        return transactionState.withLock { $0 }
     }
 
     /// Runs `body` inside `BEGIN … COMMIT`; rolls back and rethrows when `body` throws.
