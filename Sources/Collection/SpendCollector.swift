@@ -160,7 +160,8 @@ public struct SpendCollector: Sendable {
             columns: ["project_id", "source_id", "account", "day", "campaign_id", "ad_group_id", "ad_id", "keyword_id",
                       "campaign_name", "ad_group_name", "ad_name", "keyword", "utm_source", "utm_medium", "utm_campaign",
                       "utm_content", "utm_term", "impressions", "clicks", "conversions", "cost_micros", "currency",
-                      "vat_included", "spend"],
+                      "vat_included", "spend", "link_template", "link_utm_source", "link_utm_medium", "link_utm_campaign",
+                      "link_utm_content", "link_utm_term"],
             mode: .replace(range: PGRange(
                 "project_id = $1 AND source_id = $2 AND account = $3 AND day BETWEEN $4::date AND $5::date",
                 [projectID, account.sourceID, account.account, chunk.first.description, chunk.last.description])))
@@ -184,11 +185,13 @@ public struct SpendCollector: Sendable {
                     writer.field(row.adGroupName)
                     writer.field(row.adName)
                     writer.field(row.keyword)
-                    writer.field(row.utmSource ?? account.utmSource)
-                    writer.field(row.utmMedium)
-                    writer.field(row.utmCampaign ?? (account.campaignTag == .id ? row.campaignID : row.campaignName))
-                    writer.field(row.utmContent ?? row.adID)
-                    writer.field(row.keyword)
+                    let links = row.links
+                    let byLinks = account.campaignTag == .network ? links : nil
+                    writer.field(row.utmSource ?? byLinks?.source ?? account.utmSource)
+                    writer.field(row.utmMedium ?? links?.medium)
+                    writer.field(row.utmCampaign ?? byLinks?.campaign ?? (account.campaignTag == .id ? row.campaignID : row.campaignName))
+                    writer.field(byLinks?.content ?? row.utmContent ?? row.adID)
+                    writer.field(byLinks?.term ?? row.keyword)
                     writer.field(row.impressions)
                     writer.field(row.clicks)
                     writer.field(row.conversions)
@@ -196,6 +199,12 @@ public struct SpendCollector: Sendable {
                     writer.field(row.currency ?? account.currency)
                     writer.field((row.vatIncluded ?? includesVAT) ? "t" : "f")
                     writer.field(spend)
+                    writer.field(links?.template)
+                    writer.field(links?.source)
+                    writer.field(links?.medium)
+                    writer.field(links?.campaign)
+                    writer.field(links?.content)
+                    writer.field(links?.term)
                     try writer.endRow()
                 }
             }

@@ -13,10 +13,12 @@ public struct AdAccount: Sendable, Hashable {
     public var timeZone: TimeZone
     /// The `utm_source` visits from this account carry (`yandex`, `vk`, `google`).
     public var utmSource: String
-    /// What visits carry in `utm_campaign`: the campaign's name (default) or its id.
+    /// What visits carry in `utm_campaign`: the campaign's name (default), its id, or whatever
+    /// the network's own link settings say (`network`, falling back to the name where the links
+    /// say nothing or set it per click). See domain.md definition 2.
     public var campaignTag: CampaignTag
 
-    public enum CampaignTag: String, Sendable, Hashable { case name, id }
+    public enum CampaignTag: String, Sendable, Hashable { case name, id, network }
 
     public init(
         sourceID: String, account: String, currency: String, timeZone: TimeZone, utmSource: String,
@@ -57,14 +59,17 @@ public struct SpendRow: Sendable, Equatable {
     public var utmContent: String?
     public var currency: String?
     public var vatIncluded: Bool?
+    /// The UTM values the network's own link settings give this row, macros expanded.
+    public var links: LinkTags?
 
     public init(
         day: LocalDay, campaignID: String, campaignName: String, adGroupID: String? = nil, adGroupName: String? = nil,
         adID: String? = nil, adName: String? = nil, keywordID: String? = nil, keyword: String? = nil,
         impressions: Int64, clicks: Int64, conversions: Int64? = nil, cost: Micros, utmMedium: String? = nil,
         utmCampaign: String? = nil, utmSource: String? = nil, utmContent: String? = nil, currency: String? = nil,
-        vatIncluded: Bool? = nil
+        vatIncluded: Bool? = nil, links: LinkTags? = nil
     ) {
+        self.links = links
         self.utmSource = utmSource
         self.utmContent = utmContent
         self.currency = currency

@@ -92,7 +92,7 @@ public struct CollectorApp: Sendable {
 
     /// The accounts of a configured source: its `account`, with `options` `currency` (default:
     /// the project's), `time_zone` (default: the project's), `utm_source` (default per network)
-    /// and `campaign_tag` (`name` or `id`).
+    /// and `campaign_tag` (`name`, `id` or `network`: the network's own link settings, else the name).
     public func accounts(of source: Source, project: Project) throws -> [AdAccount] {
         guard let account = source.account, !account.isEmpty else {
             throw ValidationError("source \(source.id): 'account' is required")
@@ -100,7 +100,7 @@ public struct CollectorApp: Sendable {
         let zone = source.options["time_zone"] ?? project.timeZone
         guard let timeZone = TimeZone(identifier: zone) else { throw ValidationError("source \(source.id): unknown time_zone '\(zone)'") }
         let tag = AdAccount.CampaignTag(rawValue: source.options["campaign_tag"] ?? "name")
-        guard let tag else { throw ValidationError("source \(source.id): campaign_tag must be name or id") }
+        guard let tag else { throw ValidationError("source \(source.id): campaign_tag must be name, id or network") }
         return [AdAccount(sourceID: source.id, account: account, currency: source.options["currency"] ?? project.currency,
                           timeZone: timeZone, utmSource: source.options["utm_source"] ?? defaultUTMSource, campaignTag: tag)]
     }

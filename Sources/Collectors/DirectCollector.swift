@@ -6,7 +6,7 @@ import Logging
 extension CollectorApp {
     /// `collector-yandex-direct`. Source options: `client_login` (agency accounts),
     /// `include_vat` (`false` by default: ask Direct for VAT-free costs), `window_days` (7),
-    /// `chunk_days` (31), plus the common ones (see `accounts(of:project:)`). Credential: `token`.
+    /// `chunk_days` (31), `links` (`off` skips reading ads and ad groups), plus the common ones (see `accounts(of:project:)`). Credential: `token`.
     public static func yandexDirect(logger: Logger) -> CollectorApp {
         CollectorApp(kind: "yandex_direct", defaultUTMSource: "yandex") { source, _, _ in
             guard let token = source.credentials["token"] else {
@@ -19,7 +19,7 @@ extension CollectorApp {
                 backoff: Double(source.options["backoff_seconds"] ?? "") ?? 1), logger: logger)
             return DirectSpendSource(
                 client: client, refetchWindowDays: Int(source.options["window_days"] ?? "") ?? 7,
-                maxChunkDays: Int(source.options["chunk_days"] ?? "") ?? 31)
+                maxChunkDays: Int(source.options["chunk_days"] ?? "") ?? 31, linkLookup: source.options["links"] != "off")
         }
     }
 }

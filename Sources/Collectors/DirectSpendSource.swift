@@ -3,16 +3,21 @@ import Domain
 import Logging
 import YandexDirect
 
-/// Yandex Direct as a `SpendSource`: one Reports call per account and chunk, parsed from TSV.
+/// Yandex Direct as a `SpendSource`: one Reports call per account and chunk, parsed from TSV,
+/// then the chunk's campaigns' ad groups and ads for ad titles and link UTM values.
 public struct DirectSpendSource: SpendSource {
     public let kind = "yandex_direct"
     public var refetchWindowDays: Int
     public var maxChunkDays: Int
     public var costsIncludeVAT: Bool { client.configuration.includeVAT }
     let client: DirectReportsClient
+    /// Whether to read ads and ad groups for ad titles and link UTM values (`AdGroups.get` and
+    /// `Ads.get` cost API units; `options.links: off` skips them).
+    var linkLookup: Bool
 
-    public init(client: DirectReportsClient, refetchWindowDays: Int = 7, maxChunkDays: Int = 31) {
+    public init(client: DirectReportsClient, refetchWindowDays: Int = 7, maxChunkDays: Int = 31, linkLookup: Bool = true) {
         self.client = client
+        self.linkLookup = linkLookup
         self.refetchWindowDays = refetchWindowDays
         self.maxChunkDays = maxChunkDays
     }
@@ -36,6 +41,38 @@ public struct DirectSpendSource: SpendSource {
         } catch let error as DirectReportError {
             throw SourceError("report \(error)")
         }
-        return rows
+        guard linkLookup else { return rows }
+        do {
+            return try await withLinks(rows)
+        } catch let error as DirectAPIError {
+            throw SourceError("ads and ad groups: \(error)")
+        }
+    }
+
+    /// Fills each row's ad title and the UTM values of its ad's link and its group's tracking
+    /// parameters (the ad's own parameters win; Direct appends the group's to every link).
+    /// Macros: `{campaign_id}`, `{campaign_name}`, `{ad_id}` / `{banner_id}`, `{gbid}`,
+    /// `{keyword}`, `{phrase_id}`; any other one is set per click, so that value stays unknown.
+    func withLinks(_ rows: [SpendRow]) async throws -> [SpendRow] {
+        let campaignIDs = Set(rows.compactMap { Int64($0.campaignID) })
+        guard !campaignIDs.isEmpty else { return rows }
+        let groups = Dictionary(try await client.adGroups(campaignIDs: Array(campaignIDs)).map { ($0.id, $0) },
+                                uniquingKeysWith: { first, _ in first })
+        let ads = Dictionary(try await client.ads(campaignIDs: Array(campaignIDs)).map { ($0.id, $0) },
+                             uniquingKeysWith: { first, _ in first })
+        return rows.map { row in
+            var row = row
+            let ad = row.adID.flatMap(Int64.init).flatMap { ads[$0] }
+            let group = row.adGroupID.flatMap(Int64.init).flatMap { groups[$0] }
+            if row.adName == nil { row.adName = ad?.title }
+            if row.adGroupName == nil { row.adGroupName = group?.name }
+            var macros = ["campaign_id": row.campaignID, "campaign_name": row.campaignName]
+            if let id = row.adID { macros["ad_id"] = id; macros["banner_id"] = id }
+            if let id = row.adGroupID { macros["gbid"] = id }
+            if let keyword = row.keyword { macros["keyword"] = keyword }
+            if let id = row.keywordID { macros["phrase_id"] = id }
+            row.links = LinkTags.resolve([ad?.href, group?.trackingParams], syntax: .braces, macros: macros)
+            return row
+        }
     }
 }

@@ -27,11 +27,20 @@ public struct GoogleAdsSpendSource: SpendSource {
                     day: row.day, campaignID: row.campaignID, campaignName: row.campaignName, adGroupID: row.adGroupID,
                     adGroupName: row.adGroupName, adID: row.adID, adName: row.adName, impressions: row.impressions,
                     clicks: row.clicks, conversions: row.conversions.map { Int64($0.rounded()) }, cost: Micros(row.costMicros),
-                    utmContent: row.adGroupID)
+                    utmContent: row.adGroupID, links: Self.links(row))
             }
         } catch let error as GoogleAdsError {
             throw SourceError("\(error)")
         }
+    }
+
+    /// The UTM values of the row's final-URL suffixes and tracking templates. ValueTrack:
+    /// `{campaignid}`, `{adgroupid}`, `{creative}` (the ad id); `{keyword}`, `{matchtype}`,
+    /// custom `{_name}` parameters and the rest are set per click.
+    static func links(_ row: GoogleAdsClient.Row) -> LinkTags? {
+        guard !row.linkSettings.isEmpty else { return nil }
+        return LinkTags.resolve(row.linkSettings, syntax: .braces,
+                                macros: ["campaignid": row.campaignID, "adgroupid": row.adGroupID, "creative": row.adID])
     }
 }
 

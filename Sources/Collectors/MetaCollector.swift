@@ -12,33 +12,49 @@ public struct MetaSpendSource: SpendSource {
     public var maxChunkDays: Int
     public let costsIncludeVAT = false
     let client: MetaInsightsClient
+    /// Whether to read the ads' creative URL tags (`options.links: off` skips it).
+    var linkLookup: Bool
 
-    public init(client: MetaInsightsClient, refetchWindowDays: Int = 28, maxChunkDays: Int = 31) {
+    public init(client: MetaInsightsClient, refetchWindowDays: Int = 28, maxChunkDays: Int = 31, linkLookup: Bool = true) {
         self.client = client
+        self.linkLookup = linkLookup
         self.refetchWindowDays = refetchWindowDays
         self.maxChunkDays = maxChunkDays
     }
 
     public func fetch(_ account: AdAccount, days: DayRange) async throws -> [SpendRow] {
         do {
-            return try await client.rows(account: account.account, days: days).map { row in
+            let rows = try await client.rows(account: account.account, days: days)
+            let tags = linkLookup && !rows.isEmpty ? try await client.urlTags(account: account.account) : [:]
+            return try rows.map { row in
                 if let currency = row.currency, currency != account.currency {
                     throw SourceError("Meta reports \(currency) for account \(account.account), configured as \(account.currency)")
                 }
                 return SpendRow(day: row.day, campaignID: row.campaignID, campaignName: row.campaignName, adGroupID: row.adSetID,
                                 adGroupName: row.adSetName, adID: row.adID, adName: row.adName, impressions: row.impressions,
-                                clicks: row.clicks, cost: row.spend)
+                                clicks: row.clicks, cost: row.spend, links: Self.links(row, urlTags: tags[row.adID]))
             }
         } catch let error as MetaError {
             throw SourceError("\(error)")
         }
+    }
+
+    /// The UTM values of the ad creative's URL tags. Macros: `{{campaign.id}}`,
+    /// `{{campaign.name}}`, `{{adset.id}}`, `{{adset.name}}`, `{{ad.id}}`, `{{ad.name}}`; the
+    /// rest (`{{placement}}`, `{{site_source_name}}`) are set per click.
+    static func links(_ row: MetaInsightsClient.Row, urlTags: String?) -> LinkTags? {
+        guard let urlTags else { return nil }
+        return LinkTags.resolve([urlTags], syntax: .doubleBraces, macros: [
+            "campaign.id": row.campaignID, "campaign.name": row.campaignName, "adset.id": row.adSetID,
+            "adset.name": row.adSetName, "ad.id": row.adID, "ad.name": row.adName,
+        ])
     }
 }
 
 extension CollectorApp {
     /// `collector-meta`. Credential: `access_token`. Options: `api_version` (`v25.0`),
     /// `window_days` (28), `chunk_days` (31), `page_size` (500), `backoff_seconds`,
-    /// `poll_seconds`; `account` is the ad account id (with or without `act_`).
+    /// `poll_seconds`, `links` (`off` skips reading creative URL tags); `account` is the ad account id (with or without `act_`).
     public static func meta(logger: Logger) -> CollectorApp {
         CollectorApp(kind: "meta", defaultUTMSource: "facebook") { source, _, _ in
             guard let token = source.credentials["access_token"] else {
@@ -50,7 +66,8 @@ extension CollectorApp {
                 backoff: Double(source.options["backoff_seconds"] ?? "") ?? 2,
                 pollInterval: Double(source.options["poll_seconds"] ?? "") ?? 5), logger: logger)
             return MetaSpendSource(client: client, refetchWindowDays: Int(source.options["window_days"] ?? "") ?? 28,
-                                   maxChunkDays: Int(source.options["chunk_days"] ?? "") ?? 31)
+                                   maxChunkDays: Int(source.options["chunk_days"] ?? "") ?? 31,
+                                   linkLookup: source.options["links"] != "off")
         }
     }
 }

@@ -55,11 +55,30 @@ public struct VKAdsSpendSource: SpendSource {
             return try await client.rows(days: days).map { row in
                 SpendRow(day: row.day, campaignID: row.campaignID, campaignName: row.campaignName, adGroupID: row.adGroupID,
                          adGroupName: row.adGroupName, adID: row.bannerID, adName: row.bannerName, impressions: row.shows,
-                         clicks: row.clicks, conversions: row.goals, cost: row.spent)
+                         clicks: row.clicks, conversions: row.goals, cost: row.spent, links: links(row))
             }
         } catch let error as VKAdsError {
             throw SourceError("\(error)")
         }
+    }
+
+    /// The UTM values of the ad group's (VK Ads) or campaign's (myTarget) UTM setting. Macros:
+    /// `{{campaign_id}}` / `{{campaign_name}}` (VK Ads: the ad group, which was myTarget's
+    /// campaign), `{{ad_plan_id}}` / `{{ad_plan_name}}` (VK Ads), `{{banner_id}}`; the rest
+    /// (`{{geo}}`, `{{gender}}`, `{{age}}`, …) are set per impression.
+    func links(_ row: VKAdsClient.Row) -> LinkTags? {
+        guard let utm = row.utm else { return nil }
+        var macros = ["banner_id": row.bannerID]
+        if kind == "vk_ads" {
+            macros["ad_plan_id"] = row.campaignID
+            macros["ad_plan_name"] = row.campaignName
+            if let id = row.adGroupID { macros["campaign_id"] = id }
+            if let name = row.adGroupName { macros["campaign_name"] = name }
+        } else {
+            macros["campaign_id"] = row.campaignID
+            macros["campaign_name"] = row.campaignName
+        }
+        return LinkTags.resolve([utm], syntax: .doubleBraces, macros: macros)
     }
 }
 

@@ -21,6 +21,10 @@ public final class FakeGoogleAds: Sendable {
         public var batchSize = 1000
         /// Append an error element after the batches (a stream that fails midway).
         public var failMidStream = false
+        /// Every campaign's `finalUrlSuffix` (may hold ValueTrack macros); nil: not set.
+        public var campaignFinalURLSuffix: String?
+        /// Every ad group's `trackingUrlTemplate`; nil: not set.
+        public var adGroupTrackingTemplate: String?
         public init() {}
     }
 
@@ -118,13 +122,15 @@ public final class FakeGoogleAds: Sendable {
             let rows = (state.rows[customer] ?? []).filter {
                 range.first <= $0.day && $0.day <= range.last && ($0.impressions != 0 || $0.clicks != 0 || $0.costMicros != 0)
             }
+            let campaignLinks = state.knobs.campaignFinalURLSuffix.map { #", "finalUrlSuffix": "\#($0)""# } ?? ""
+            let groupLinks = state.knobs.adGroupTrackingTemplate.map { #", "trackingUrlTemplate": "\#($0)""# } ?? ""
             var batches: [String] = []
             var start = 0
             repeat {
                 let slice = rows[start..<min(rows.count, start + state.knobs.batchSize)]
                 let results = slice.map { row in
-                    #"{"campaign": {"resourceName": "customers/\#(customer)/campaigns/\#(row.campaignID)", "id": "\#(row.campaignID)", "name": "\#(row.campaignName)"}, "#
-                        + #""adGroup": {"id": "\#(row.adGroupID)", "name": "\#(row.adGroupName)"}, "adGroupAd": {"ad": {"id": "\#(row.adID)"\#(row.adName.map { #", "name": "\#($0)""# } ?? "")}}, "#
+                    #"{"campaign": {"resourceName": "customers/\#(customer)/campaigns/\#(row.campaignID)", "id": "\#(row.campaignID)", "name": "\#(row.campaignName)"\#(campaignLinks)}, "#
+                        + #""adGroup": {"id": "\#(row.adGroupID)", "name": "\#(row.adGroupName)"\#(groupLinks)}, "adGroupAd": {"ad": {"id": "\#(row.adID)"\#(row.adName.map { #", "name": "\#($0)""# } ?? "")}}, "#
                         + #""metrics": {"impressions": "\#(row.impressions)", "clicks": "\#(row.clicks)", "costMicros": "\#(row.costMicros)"\#(row.conversions.map { ", \"conversions\": \($0)" } ?? "")}, "#
                         + #""segments": {"date": "\#(row.day)"}}"#
                 }

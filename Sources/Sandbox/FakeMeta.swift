@@ -31,6 +31,8 @@ public final class FakeMeta: Sendable {
         /// "Job Running" answers before "Job Completed".
         public var asyncPolls = 2
         public var maxPageSize = 1000
+        /// Every ad creative's `url_tags` (may hold `{{campaign.name}}`-style macros); nil: none.
+        public var urlTags: String?
         public init() {}
     }
 
@@ -67,6 +69,9 @@ public final class FakeMeta: Sendable {
         }
         router.post("/:version/:object/insights") { request, context in
             self.insights(request, version: context.parameters.get("version") ?? "", object: context.parameters.get("object") ?? "", post: true)
+        }
+        router.get("/:version/:object/ads") { request, context in
+            self.ads(request, object: context.parameters.get("object") ?? "")
         }
         router.get("/:version/:object") { request, context in
             self.runStatus(request, run: context.parameters.get("object") ?? "")
@@ -150,15 +155,40 @@ public final class FakeMeta: Sendable {
                     + #""ad_id": "\#(row.adID)", "ad_name": "\#(row.adName)", "impressions": "\#(row.impressions)", "clicks": "\#(row.clicks)", "spend": "\#(Self.graphNumber(row.spend))", "#
                     + #""account_currency": "\#(row.currency ?? "USD")", "date_start": "\#(row.day)", "date_stop": "\#(row.day)"}"#
             }
-            var paging = #""paging": {"cursors": {"before": "off\#(offset)", "after": "off\#(offset + page.count)"}"#
-            if offset + page.count < rows.count {
-                var components = URLComponents(string: "http://\(request.head.authority ?? "127.0.0.1")\(request.uri.path)")!
-                components.queryItems = query.map { URLQueryItem(name: String($0.key), value: String($0.value)) }.filter { $0.name != "after" }
-                    + [URLQueryItem(name: "after", value: "off\(offset + page.count)")]
-                paging += #", "next": "\#(components.string!)""#
+            return Self.json(.ok, #"{"data": [\#(data.joined(separator: ", "))], \#(Self.paging(request, offset: offset, count: page.count, total: rows.count))}"#)
+        }
+    }
+
+    /// `"paging": {"cursors": ..., "next": ...}`, `next` only when more rows follow.
+    static func paging(_ request: Request, offset: Int, count: Int, total: Int) -> String {
+        var paging = #""paging": {"cursors": {"before": "off\#(offset)", "after": "off\#(offset + count)"}"#
+        if offset + count < total {
+            var components = URLComponents(string: "http://\(request.head.authority ?? "127.0.0.1")\(request.uri.path)")!
+            components.queryItems = request.uri.queryParameters.map { URLQueryItem(name: String($0.key), value: String($0.value)) }
+                .filter { $0.name != "after" } + [URLQueryItem(name: "after", value: "off\(offset + count)")]
+            paging += #", "next": "\#(components.string!)""#
+        }
+        return paging + "}"
+    }
+
+    /// `GET /{v}/act_{id}/ads?fields=id,creative{url_tags}`: the account's ads, with their
+    /// creative's URL tags when the knob sets them.
+    func ads(_ request: Request, object: String) -> Response {
+        state.withLock { state -> Response in
+            if let refusal = gate(request, &state) { return refusal }
+            let query = request.uri.queryParameters
+            guard object.hasPrefix("act_"), let fields = query.get("fields"), fields.contains("creative") else {
+                return Self.error(.init(code: 100, status: 400), "(#100) Invalid parameter")
             }
-            paging += "}"
-            return Self.json(.ok, #"{"data": [\#(data.joined(separator: ", "))], \#(paging)}"#)
+            let limit = min(Int(query.get("limit") ?? "") ?? 25, state.knobs.maxPageSize)
+            let offset = Int((query.get("after") ?? "").dropFirst(3)) ?? 0
+            var ads: [String] = []
+            var seen = Set<String>()
+            for row in state.rows[String(object.dropFirst(4))] ?? [] where seen.insert(row.adID).inserted { ads.append(row.adID) }
+            let page = ads.dropFirst(offset).prefix(limit)
+            let tags = state.knobs.urlTags.map { #", "url_tags": "\#($0)""# } ?? ""
+            let data = page.map { #"{"id": "\#($0)", "creative": {"id": "9\#($0)"\#(tags)}}"# }
+            return Self.json(.ok, #"{"data": [\#(data.joined(separator: ", "))], \#(Self.paging(request, offset: offset, count: page.count, total: ads.count))}"#)
         }
     }
 

@@ -41,6 +41,9 @@ public final class FakeVKAds: Sendable {
         public var tooManyRequests = 0
         /// Live tokens allowed per client.
         public var maxLiveTokens = 5
+        /// The `utm` of every ad group (VK Ads) or campaign (myTarget), served when `fields` asks
+        /// for it; may hold `{{macros}}`. nil: an empty setting.
+        public var utm: String?
         public init() {}
     }
 
@@ -175,9 +178,14 @@ public final class FakeVKAds: Sendable {
             let offset = Int(query.get("offset") ?? "") ?? 0
             let campaignsName = state.flavor == .vkAds ? "ad_plans.json" : "campaigns.json"
             var items: [String]
+            let asksUTM = (query.get("fields") ?? "").split(separator: ",").contains("utm")
+            let utm = asksUTM ? #", "utm": "\#(state.knobs.utm ?? "")""# : ""
             switch objects {
-            case campaignsName: items = state.campaigns.map { #"{"id": \#($0.0), "name": "\#($0.1)"}"# }
-            case "ad_groups.json" where state.flavor == .vkAds: items = state.groups.map { #"{"id": \#($0.0), "name": "\#($0.1)", "ad_plan_id": \#($0.2)}"# }
+            case campaignsName:
+                let tags = state.flavor == .myTarget ? utm : ""
+                items = state.campaigns.map { #"{"id": \#($0.0), "name": "\#($0.1)"\#(tags)}"# }
+            case "ad_groups.json" where state.flavor == .vkAds:
+                items = state.groups.map { #"{"id": \#($0.0), "name": "\#($0.1)", "ad_plan_id": \#($0.2)\#(utm)}"# }
             case "banners.json":
                 let parent = state.flavor == .vkAds ? "ad_group_id" : "campaign_id"
                 items = state.banners.map { #"{"id": \#($0.id), "name": "\#($0.name)", "\#(parent)": \#($0.parent)}"# }

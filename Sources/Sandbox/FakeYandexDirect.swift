@@ -26,6 +26,14 @@ public final class FakeYandexDirect: Sendable {
         public var truncate = false
         /// Tokens that belong to an agency (they need `Client-Login`).
         public var agencyTokens: Set<String> = []
+        /// Every text ad's `Href` (may hold Direct macros such as `{campaign_id}`); nil: no link.
+        public var adHref: String?
+        /// Every ad group's `TrackingParams`; nil: none.
+        public var trackingParams: String?
+        /// API error codes answered first by `AdGroups.get` / `Ads.get` (HTTP 200, error body).
+        public var objectErrorCodes: [Int] = []
+        /// Objects per page of `AdGroups.get` / `Ads.get` before `LimitedBy` truncates it.
+        public var objectsPageLimit = 10_000
         public init() {}
     }
 
@@ -35,6 +43,7 @@ public final class FakeYandexDirect: Sendable {
         var knobs = Knobs()
         var polls: [String: Int] = [:]
         var requests: [(login: String, from: LocalDay, to: LocalDay)] = []
+        var objectCalls: [String] = []
     }
 
     private let state = Mutex(State())
@@ -54,6 +63,10 @@ public final class FakeYandexDirect: Sendable {
             state.knobs.agencyTokens.formUnion(agency)
         }
     }
+    /// Every `AdGroups.get` / `Ads.get` call served (`adgroups`, `ads`), in order.
+    public var objectCalls: [String] { state.withLock { $0.objectCalls } }
+    /// The title the fake gives ad `id`.
+    public static func title(ofAd id: Int64) -> String { "Объявление \(id)" }
     /// Every report request served (login and period), in order.
     public var requests: [(login: String, from: LocalDay, to: LocalDay)] { state.withLock { $0.requests } }
 
@@ -71,6 +84,12 @@ public final class FakeYandexDirect: Sendable {
         router.post("/json/v5/reports") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
             return self.answer(headers: request.headers, body: Array(body.readableBytesView))
+        }
+        for service in ["adgroups", "ads"] {
+            router.post("/json/v5/\(service)") { request, _ -> Response in
+                let body = try await request.body.collect(upTo: 1 << 20)
+                return self.objects(service, headers: request.headers, body: Array(body.readableBytesView))
+            }
         }
         return router
     }
@@ -90,11 +109,7 @@ public final class FakeYandexDirect: Sendable {
     }
 
     func answer(headers: HTTPFields, body: [UInt8]) -> Response {
-        func error(_ status: HTTPResponse.Status, _ code: Int, _ text: String, _ detail: String) -> Response {
-            let json = #"{"error":{"request_id":"8802841563234519862","error_code":\#(code),"error_string":"\#(text)","error_detail":"\#(detail)"}}"#
-            return Response(status: status, headers: [.contentType: "application/json; charset=utf-8", HTTPField.Name("RequestId")!: "8802841563234519862"],
-                            body: .init(byteBuffer: ByteBuffer(string: json)))
-        }
+        let error = Self.error
         let header = { (name: String) in headers[HTTPField.Name(name)!] }
         return state.withLock { state -> Response in
             if !state.knobs.errorCodes.isEmpty {
@@ -105,23 +120,10 @@ public final class FakeYandexDirect: Sendable {
                              9000: "Too many reports in the offline queue"]
                 return error(code >= 1000 ? .internalServerError : .badRequest, code, texts[code] ?? "Error", "")
             }
-            guard let auth = header("Authorization"), auth.hasPrefix("Bearer ") else {
-                return error(.badRequest, 53, "Authorization error", "No OAuth token")
-            }
-            let token = String(auth.dropFirst(7))
             let login: String
-            if state.knobs.agencyTokens.contains(token) {
-                guard let clientLogin = header("Client-Login") else {
-                    return error(.badRequest, 8000, "Invalid request", "Client-Login is required for an agency token")
-                }
-                login = clientLogin
-            } else if let own = state.tokens[token] {
-                if let clientLogin = header("Client-Login"), clientLogin != own {
-                    return error(.badRequest, 54, "No rights", "No rights to the client \(clientLogin)")
-                }
-                login = own
-            } else {
-                return error(.badRequest, 53, "Authorization error", "Invalid OAuth token")
+            switch Self.login(headers: headers, state: state) {
+            case .success(let found): login = found
+            case .failure(let failure): return failure.response
             }
             guard let parsed = try? JSONDecoder().decode(ReportRequest.self, from: Data(body)) else {
                 return error(.badRequest, 8000, "Invalid request", "The request body is not a valid ReportDefinition")
@@ -179,6 +181,101 @@ public final class FakeYandexDirect: Sendable {
             if header("skipReportSummary") != "true" { lines.append("Total rows: \(count)") }
             return Response(status: .ok, headers: [.contentType: "text/tab-separated-values; charset=utf-8", HTTPField.Name("RequestId")!: "1"],
                             body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\n") + "\n")))
+        }
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ code: Int, _ text: String, _ detail: String) -> Response {
+        let json = #"{"error":{"request_id":"8802841563234519862","error_code":\#(code),"error_string":"\#(text)","error_detail":"\#(detail)"}}"#
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8", HTTPField.Name("RequestId")!: "8802841563234519862"],
+                        body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    struct Refusal: Error { let response: Response }
+
+    /// The advertiser a request acts for: its own token's login, or an agency token's `Client-Login`.
+    static func login(headers: HTTPFields, state: State) -> Result<String, Refusal> {
+        let header = { (name: String) in headers[HTTPField.Name(name)!] }
+        guard let auth = header("Authorization"), auth.hasPrefix("Bearer ") else {
+            return .failure(Refusal(response: error(.badRequest, 53, "Authorization error", "No OAuth token")))
+        }
+        let token = String(auth.dropFirst(7))
+        if state.knobs.agencyTokens.contains(token) {
+            guard let clientLogin = header("Client-Login") else {
+                return .failure(Refusal(response: error(.badRequest, 8000, "Invalid request", "Client-Login is required for an agency token")))
+            }
+            return .success(clientLogin)
+        }
+        if let own = state.tokens[token] {
+            if let clientLogin = header("Client-Login"), clientLogin != own {
+                return .failure(Refusal(response: error(.badRequest, 54, "No rights", "No rights to the client \(clientLogin)")))
+            }
+            return .success(own)
+        }
+        return .failure(Refusal(response: error(.badRequest, 53, "Authorization error", "Invalid OAuth token")))
+    }
+
+    private struct GetRequest: Decodable {
+        struct Params: Decodable {
+            struct Selection: Decodable { let CampaignIds: [Int64]?; let Ids: [Int64]?; let AdGroupIds: [Int64]? }
+            struct Page: Decodable { let Limit: Int?; let Offset: Int? }
+            let SelectionCriteria: Selection
+            let FieldNames: [String]
+            let Page: Page?
+            let TextAdFieldNames: [String]?
+        }
+        let method: String
+        let params: Params
+    }
+
+    /// `AdGroups.get` and `Ads.get` over the objects the fake's rows mention. Errors come as the
+    /// `{"error": ...}` body with HTTP 200, as Direct's JSON services send them.
+    func objects(_ service: String, headers: HTTPFields, body: [UInt8]) -> Response {
+        state.withLock { state -> Response in
+            if !state.knobs.objectErrorCodes.isEmpty {
+                let code = state.knobs.objectErrorCodes.removeFirst()
+                return Self.error(.ok, code, code == 152 ? "Insufficient units" : "Server error", "")
+            }
+            let login: String
+            switch Self.login(headers: headers, state: state) {
+            case .success(let found): login = found
+            case .failure(let failure): return failure.response
+            }
+            guard let parsed = try? JSONDecoder().decode(GetRequest.self, from: Data(body)), parsed.method == "get" else {
+                return Self.error(.ok, 8000, "Invalid request", "The request body is not a valid get request")
+            }
+            let selection = parsed.params.SelectionCriteria
+            guard selection.CampaignIds != nil || selection.Ids != nil || selection.AdGroupIds != nil else {
+                return Self.error(.ok, 4001, "Invalid request parameters", "SelectionCriteria must contain Ids, AdGroupIds or CampaignIds")
+            }
+            if let ids = selection.CampaignIds, ids.count > 10 {
+                return Self.error(.ok, 4001, "Invalid request parameters", "Array CampaignIds may contain no more than 10 elements")
+            }
+            state.objectCalls.append(service)
+            let campaigns = Set(selection.CampaignIds ?? [])
+            let rows = (state.rows[login] ?? []).filter { campaigns.contains($0.campaignID) }
+            var seen = Set<Int64>()
+            var items: [String] = []
+            for row in rows {
+                func text(_ value: String?) -> String {
+                    guard let value else { return "null" }
+                    let data = try! JSONEncoder().encode(value)
+                    return String(decoding: data, as: UTF8.self)
+                }
+                if service == "adgroups", let group = row.adGroupID, seen.insert(group).inserted {
+                    items.append(#"{"Id":\#(group),"CampaignId":\#(row.campaignID),"Name":\#(text(row.adGroupName)),"TrackingParams":\#(text(state.knobs.trackingParams))}"#)
+                } else if service == "ads", let ad = row.adID, seen.insert(ad).inserted {
+                    items.append(#"{"Id":\#(ad),"CampaignId":\#(row.campaignID),"AdGroupId":\#(row.adGroupID ?? 0),"Type":"TEXT_AD","TextAd":{"Title":\#(text(Self.title(ofAd: ad))),"Href":\#(text(state.knobs.adHref))}}"#)
+                }
+            }
+            let offset = max(0, parsed.params.Page?.Offset ?? 0)
+            let limit = min(parsed.params.Page?.Limit ?? 10_000, state.knobs.objectsPageLimit)
+            let page = items.dropFirst(offset).prefix(limit)
+            let truncated = offset + page.count < items.count
+            let key = service == "ads" ? "Ads" : "AdGroups"
+            let limitedBy = truncated ? #","LimitedBy":\#(offset + page.count)"# : ""
+            let json = #"{"result":{"\#(key)":[\#(page.joined(separator: ","))]\#(limitedBy)}}"#
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", HTTPField.Name("Units")!: "10/27995466/28000500"],
+                            body: .init(byteBuffer: ByteBuffer(string: json)))
         }
     }
 

@@ -29,5 +29,6 @@ public struct Migration: Sendable, Equatable {
         Migration(version: 2, name: "runtime", bytes: PackageResources.V0002__runtime_sql),
         Migration(version: 3, name: "outbox_attempts", bytes: PackageResources.V0003__outbox_attempts_sql),
         Migration(version: 4, name: "spend", bytes: PackageResources.V0004__spend_sql),
+        Migration(version: 5, name: "link_tags", bytes: PackageResources.V0005__link_tags_sql),
     ]
 }

@@ -56,6 +56,10 @@ public actor GoogleAdsClient {
         public var clicks: Int64
         public var costMicros: Int64
         public var conversions: Double?
+        /// The row's link settings, most specific first (Google applies the ad's over the ad
+        /// group's over the campaign's): each level's final-URL suffix, then its tracking
+        /// template. They may hold ValueTrack macros (`{campaignid}`, `{adgroupid}`).
+        public var linkSettings: [String] = []
 
         public init(
             day: LocalDay, campaignID: String, campaignName: String, adGroupID: String, adGroupName: String, adID: String,
@@ -88,7 +92,9 @@ public actor GoogleAdsClient {
 
     /// The GAQL of the daily ad-level statistics.
     public static func query(_ days: DayRange) -> String {
-        "SELECT segments.date, campaign.id, campaign.name, ad_group.id, ad_group.name, ad_group_ad.ad.id, ad_group_ad.ad.name, "
+        "SELECT segments.date, campaign.id, campaign.name, campaign.final_url_suffix, campaign.tracking_url_template, "
+            + "ad_group.id, ad_group.name, ad_group.final_url_suffix, ad_group.tracking_url_template, "
+            + "ad_group_ad.ad.id, ad_group_ad.ad.name, ad_group_ad.ad.final_url_suffix, ad_group_ad.ad.tracking_url_template, "
             + "metrics.impressions, metrics.clicks, metrics.cost_micros, metrics.conversions FROM ad_group_ad "
             + "WHERE segments.date BETWEEN '\(days.first)' AND '\(days.last)'"
     }
@@ -167,7 +173,13 @@ public actor GoogleAdsClient {
     static func parse(_ bytes: [UInt8]) throws -> [Row] {
         struct Batch: Decodable {
             struct Result: Decodable {
-                struct Named: Decodable { let id: String?; let name: String? }
+                struct Named: Decodable {
+                    let id: String?
+                    let name: String?
+                    let finalUrlSuffix: String?
+                    let trackingUrlTemplate: String?
+                    var links: [String] { [finalUrlSuffix, trackingUrlTemplate].compactMap { $0 } }
+                }
                 struct Ad: Decodable { let ad: Named? }
                 struct Metrics: Decodable {
                     let impressions: String?
@@ -208,14 +220,16 @@ public actor GoogleAdsClient {
                 }
                 guard let day = LocalDay(iso: result.segments.date) else { throw fail("segments.date", result.segments.date) }
                 guard let campaignID = result.campaign?.id, !campaignID.isEmpty else { throw fail("campaign.id", nil) }
-                rows.append(Row(
+                var row = Row(
                     day: day, campaignID: campaignID, campaignName: result.campaign?.name ?? "",
                     adGroupID: result.adGroup?.id ?? "", adGroupName: result.adGroup?.name ?? "",
                     adID: result.adGroupAd?.ad?.id ?? "", adName: result.adGroupAd?.ad?.name,
                     impressions: try int(result.metrics?.impressions, "metrics.impressions"),
                     clicks: try int(result.metrics?.clicks, "metrics.clicks"),
                     costMicros: try int(result.metrics?.costMicros, "metrics.costMicros"),
-                    conversions: result.metrics?.conversions))
+                    conversions: result.metrics?.conversions)
+                row.linkSettings = (result.adGroupAd?.ad?.links ?? []) + (result.adGroup?.links ?? []) + (result.campaign?.links ?? [])
+                rows.append(row)
             }
         }
         return rows

@@ -128,37 +128,22 @@ public struct MetaInsightsClient: Sendable {
     }
 
     private func pages(from first: String) async throws -> [Row] {
-        struct Page: Decodable {
-            struct Item: Decodable {
-                let date_start: String
-                let campaign_id: String?
-                let campaign_name: String?
-                let adset_id: String?
-                let adset_name: String?
-                let ad_id: String?
-                let ad_name: String?
-                let impressions: String?
-                let clicks: String?
-                let spend: String?
-                let account_currency: String?
-            }
-            struct Paging: Decodable { let next: String? }
-            let data: [Item]
-            let paging: Paging?
+        struct Item: Decodable {
+            let date_start: String
+            let campaign_id: String?
+            let campaign_name: String?
+            let adset_id: String?
+            let adset_name: String?
+            let ad_id: String?
+            let ad_name: String?
+            let impressions: String?
+            let clicks: String?
+            let spend: String?
+            let account_currency: String?
         }
         var rows: [Row] = []
-        var next: String? = first
-        var page = 0
-        while let url = next {
-            page += 1
-            let body = try await call(.GET, url)
-            let decoded: Page
-            do {
-                decoded = try JSONDecoder().decode(Page.self, from: Data(body))
-            } catch let error as DecodingError {
-                throw MetaError(code: 0, subcode: nil, message: "page \(page): \(DecodingProblem.describe(error))", transient: false)
-            }
-            for (index, item) in decoded.data.enumerated() {
+        try await eachPage(from: first) { (page, items: [Item]) in
+            for (index, item) in items.enumerated() {
                 func fail(_ field: String, _ value: String?) -> MetaError {
                     MetaError(code: 0, subcode: nil, message: "page \(page) row \(index + 1): \(field) '\(value ?? "missing")' is invalid", transient: false)
                 }
@@ -171,9 +156,45 @@ public struct MetaInsightsClient: Sendable {
                                 adSetName: item.adset_name ?? "", adID: item.ad_id ?? "", adName: item.ad_name ?? "",
                                 impressions: impressions, clicks: clicks, spend: spend, currency: item.account_currency))
             }
-            next = decoded.paging?.next
         }
         return rows
+    }
+
+    /// The `url_tags` of every ad's creative in ad account `account` (ad id → tags; ads whose
+    /// creative has none are absent): `GET /act_<id>/ads?fields=id,creative{url_tags}`, cursor
+    /// paging. The tags may hold macros (`{{campaign.name}}`, `{{ad.id}}`).
+    public func urlTags(account: String) async throws -> [String: String] {
+        struct Item: Decodable {
+            struct Creative: Decodable { let url_tags: String? }
+            let id: String
+            let creative: Creative?
+        }
+        let act = account.hasPrefix("act_") ? account : "act_\(account)"
+        let fields = "id,creative{url_tags}".addingPercentEncoding(withAllowedCharacters: CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~,")))!
+        var tags: [String: String] = [:]
+        try await eachPage(from: "\(configuration.baseURL)/\(configuration.apiVersion)/\(act)/ads?fields=\(fields)&limit=\(configuration.pageSize)") {
+            (_, items: [Item]) in
+            for item in items { if let urlTags = item.creative?.url_tags, !urlTags.isEmpty { tags[item.id] = urlTags } }
+        }
+        return tags
+    }
+
+    /// Calls `first`, then each `paging.next`, handing every page's `data` to `body`.
+    private func eachPage<Item: Decodable>(from first: String, _ body: (Int, [Item]) throws -> Void) async throws {
+        var next: String? = first
+        var page = 0
+        while let url = next {
+            page += 1
+            let bytes = try await call(.GET, url)
+            let decoded: MetaPage<Item>
+            do {
+                decoded = try JSONDecoder().decode(MetaPage<Item>.self, from: Data(bytes))
+            } catch let error as DecodingError {
+                throw MetaError(code: 0, subcode: nil, message: "page \(page): \(DecodingProblem.describe(error))", transient: false)
+            }
+            try body(page, decoded.data)
+            next = decoded.paging?.next
+        }
     }
 
     /// One call with retries for rate limits and transient errors.
@@ -261,4 +282,11 @@ public struct MetaError: Error, CustomStringConvertible, Sendable {
         }
         return MetaError(code: 0, subcode: nil, message: String(decoding: body.prefix(300), as: UTF8.self), transient: false, httpStatus: status)
     }
+}
+
+/// A page of a Graph API edge: `data` and `paging.next` (absent on the last page).
+struct MetaPage<Item: Decodable>: Decodable {
+    struct Paging: Decodable { let next: String? }
+    let data: [Item]
+    let paging: Paging?
 }

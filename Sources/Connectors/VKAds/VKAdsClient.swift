@@ -72,6 +72,9 @@ public actor VKAdsClient {
         public var clicks: Int64
         public var goals: Int64?
         public var spent: Micros
+        /// The UTM parameters set for the banner's ad group (VK Ads) or campaign (myTarget), as
+        /// written there (may hold `{{macros}}`).
+        public var utm: String?
     }
 
     public let configuration: Configuration
@@ -92,12 +95,15 @@ public actor VKAdsClient {
     /// Every banner's rows for `days` (≤ 92 days), with names.
     public func rows(days: DayRange) async throws -> [Row] {
         guard days.count <= 92 else { throw VKAdsError(status: 0, code: "ERR_LIMIT_EXCEEDED", message: "at most 92 days a request") }
-        let campaigns = try await list(configuration.flavor == .vkAds ? "ad_plans" : "campaigns", fields: "id,name")
+        let campaigns = try await list(configuration.flavor == .vkAds ? "ad_plans" : "campaigns",
+                                       fields: configuration.flavor == .vkAds ? "id,name" : "id,name,utm")
         let campaignNames = Dictionary(campaigns.map { ($0.id, $0.name ?? "") }, uniquingKeysWith: { a, _ in a })
+        var utm = Dictionary(campaigns.compactMap { campaign in campaign.utm.map { (campaign.id, $0) } }, uniquingKeysWith: { a, _ in a })
         var groupParents: [String: (String, String)] = [:]
         if configuration.flavor == .vkAds {
-            for group in try await list("ad_groups", fields: "id,name,ad_plan_id") {
+            for group in try await list("ad_groups", fields: "id,name,ad_plan_id,utm") {
                 groupParents[group.id] = (group.parent ?? "", group.name ?? "")
+                if let tags = group.utm { utm[group.id] = tags }
             }
         }
         let banners = try await list("banners", fields: configuration.flavor == .vkAds ? "id,name,ad_group_id" : "id,name,campaign_id")
@@ -141,7 +147,7 @@ public actor VKAdsClient {
                     if shows == 0 && clicks == 0 && spent == .zero { continue }  // days without activity come as zero rows
                     rows.append(Row(day: day, campaignID: campaignID, campaignName: campaignNames[campaignID] ?? "", adGroupID: groupID,
                                     adGroupName: groupName, bannerID: String(item.id), bannerName: banner?.name, shows: shows,
-                                    clicks: clicks, goals: dayRow.base.goals, spent: spent))
+                                    clicks: clicks, goals: dayRow.base.goals, spent: spent, utm: utm[parent]))
                 }
             }
         }
@@ -152,7 +158,8 @@ public actor VKAdsClient {
         let id: String
         let name: String?
         let parent: String?
-        enum Keys: String, CodingKey { case id, name, ad_plan_id, ad_group_id, campaign_id }
+        let utm: String?
+        enum Keys: String, CodingKey { case id, name, ad_plan_id, ad_group_id, campaign_id, utm }
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: Keys.self)
             id = String(try c.decode(Int64.self, forKey: .id))
@@ -160,6 +167,7 @@ public actor VKAdsClient {
             let parentID = try c.decodeIfPresent(Int64.self, forKey: .ad_plan_id) ?? c.decodeIfPresent(Int64.self, forKey: .ad_group_id)
                 ?? c.decodeIfPresent(Int64.self, forKey: .campaign_id)
             parent = parentID.map(String.init)
+            utm = try c.decodeIfPresent(String.self, forKey: .utm).flatMap { $0.isEmpty ? nil : $0 }
         }
     }
 

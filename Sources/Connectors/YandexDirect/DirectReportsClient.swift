@@ -49,7 +49,7 @@ public struct DirectReportsClient: Sendable {
 
     public let configuration: Configuration
     private let http: HTTPClient
-    private let logger: Logger
+    let logger: Logger
 
     public init(configuration: Configuration, http: HTTPClient = .shared, logger: Logger) {
         self.configuration = configuration
@@ -64,7 +64,7 @@ public struct DirectReportsClient: Sendable {
         var attempt = 0
         var polls = 0
         while true {
-            let (status, headers, bytes) = try await post(body)
+            let (status, headers, bytes) = try await post("/json/v5/reports", body, reportHeaders: true)
             switch status {
             case 200:
                 return bytes
@@ -86,13 +86,13 @@ public struct DirectReportsClient: Sendable {
         }
     }
 
-    private func post(_ body: [UInt8]) async throws -> (Int, HTTPHeaders, [UInt8]) {
-        var request = HTTPClientRequest(url: configuration.baseURL + "/json/v5/reports")
+    func post(_ path: String, _ body: [UInt8], reportHeaders: Bool) async throws -> (Int, HTTPHeaders, [UInt8]) {
+        var request = HTTPClientRequest(url: configuration.baseURL + path)
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(configuration.token)")
         if let login = configuration.clientLogin { request.headers.add(name: "Client-Login", value: login) }
         request.headers.add(name: "Accept-Language", value: "en")
-        request.headers.add(name: "processingMode", value: "auto")
+        if reportHeaders { request.headers.add(name: "processingMode", value: "auto") }
         request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
         request.body = .bytes(body, length: .known(Int64(body.count)))
         do {
