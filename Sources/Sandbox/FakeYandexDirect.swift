@@ -44,6 +44,7 @@ public final class FakeYandexDirect: Sendable {
         var polls: [String: Int] = [:]
         var requests: [(login: String, from: LocalDay, to: LocalDay)] = []
         var objectCalls: [String] = []
+        var objects: [String: [Int64: [DirectReportRow]]] = [:]
     }
 
     private let state = Mutex(State())
@@ -55,7 +56,15 @@ public final class FakeYandexDirect: Sendable {
     /// Registers an agency token (it may ask for any login via `Client-Login`).
     public func addAgencyToken(_ token: String) { _ = state.withLock { $0.knobs.agencyTokens.insert(token) } }
     /// Replaces the statistics of `login` (costs stored without VAT).
-    public func setRows(_ rows: [DirectReportRow], login: String) { state.withLock { $0.rows[login] = rows } }
+    public func setRows(_ rows: [DirectReportRow], login: String) {
+        var objects: [Int64: [DirectReportRow]] = [:]  // campaign → one row per distinct (group, ad)
+        var seen = Set<[Int64?]>()
+        for row in rows where seen.insert([row.campaignID, row.adGroupID, row.adID]).inserted { objects[row.campaignID, default: []].append(row) }
+        state.withLock {
+            $0.rows[login] = rows
+            $0.objects[login] = objects
+        }
+    }
     public func setKnobs(_ knobs: Knobs) {
         state.withLock { state in
             let agency = state.knobs.agencyTokens
@@ -251,8 +260,7 @@ public final class FakeYandexDirect: Sendable {
                 return Self.error(.ok, 4001, "Invalid request parameters", "Array CampaignIds may contain no more than 10 elements")
             }
             state.objectCalls.append(service)
-            let campaigns = Set(selection.CampaignIds ?? [])
-            let rows = (state.rows[login] ?? []).filter { campaigns.contains($0.campaignID) }
+            let rows = (selection.CampaignIds ?? []).flatMap { state.objects[login]?[$0] ?? [] }
             var seen = Set<Int64>()
             var items: [String] = []
             for row in rows {

@@ -142,6 +142,11 @@ for d in 0..<days {
     }
 }
 fake.setRows(backfillRows, login: "bench")
+// Links as an advertiser sets them: the ads and groups are read and their macros expanded.
+var linkKnobs = FakeYandexDirect.Knobs()
+linkKnobs.adHref = "https://shop.example/?utm_source=yandex&utm_medium=cpc&utm_campaign={campaign_id}&utm_content={ad_id}&utm_term={keyword}"
+linkKnobs.trackingParams = "from=direct&pos={position}"
+fake.setKnobs(linkKnobs)
 let backfillURL = try await freshDatabase()
 let settings = Settings(databaseURL: backfillURL, amqpURL: ProcessInfo.processInfo.environment["AMQP_URL"] ?? Settings.defaultAMQPURL, projects: [
     Project(id: "bench", name: "Bench", sources: [
@@ -207,9 +212,18 @@ for d in 0..<days {
     }
 }
 google.setRows(googleRows, customerID: "1234567890")
+var googleKnobs = FakeGoogleAds.Knobs()
+googleKnobs.campaignFinalURLSuffix = "utm_source=google&utm_medium=cpc&utm_campaign={campaignid}&utm_content={adgroupid}"
+google.setKnobs(googleKnobs)
 meta.setRows(metaRows, account: "1234567890")
+var metaKnobs = FakeMeta.Knobs()
+metaKnobs.urlTags = "utm_source=facebook&utm_medium=paid_social&utm_campaign={{campaign.name}}&utm_content={{ad.id}}"
+meta.setKnobs(metaKnobs)
 vk.setObjects(campaigns: (0..<campaigns).map { (Int64($0), "Campaign \($0)") }, groups: vkGroups, banners: vkBanners)
 vk.setStats(vkStats)
+var vkKnobs = FakeVKAds.Knobs()
+vkKnobs.utm = "utm_source=vk&utm_medium=cpc&utm_campaign={{campaign_name}}&utm_content={{banner_id}}"
+vk.setKnobs(vkKnobs)
 try await backfill("Google Ads", Source(id: "google", kind: "google_ads", account: "1234567890", credentials: [
     "developer_token": Secret(.inline("d")), "client_id": Secret(.inline("i")), "client_secret": Secret(.inline("s")), "refresh_token": Secret(.inline("r")),
 ]), .googleAds(logger: logger), rowCount: googleRows.count, router: google.router())

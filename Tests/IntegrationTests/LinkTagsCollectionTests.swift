@@ -60,6 +60,16 @@ import YandexDirect
                                                          to: Direct.day("2026-03-10"), pool: PGPool(PGConfiguration(url: world.databaseURL), logger: world.logger))
             #expect(audit.filter(\.disagrees).map(\.campaignID).sorted() == ["7001", "7002", "7003"])
             #expect(audit.allSatisfy { $0.advice.contains("campaign_tag: id") })
+            // The operator's command says the same and exits 2.
+            let config = try Direct.configFile(url: url, options: "{}")
+            let environment = ["DATABASE_URL": world.databaseURL, "DIRECT_TOKEN": Direct.token]
+            let command = try ChildProcess("analytics", arguments: ["spend", "tags", "--from", "2026-03-01", "--to", "2026-03-10", "--config", config],
+                                           environment: environment)
+            #expect(await command.waitForExit(seconds: 60) == 2, "\(command.log)")
+            #expect(command.log.contains("3 campaign key sets with link settings, 3 disagree"), "\(command.log)")
+            #expect(command.log.contains("direct/school-login campaign 7002 \"Campaign 2\""))
+            #expect(command.log.contains("links say   utm_source=yandex utm_campaign=7002"))
+            #expect(command.log.contains("→ the links carry the campaign id: set the source's campaign_tag: id"))
 
             // campaign_tag: network keys spend by what the links say; the audit is then clean.
             _ = try await world.collect(world.settings(baseURL: url, options: ["campaign_tag": "network"]))
@@ -73,6 +83,9 @@ import YandexDirect
             let after = try await LinkTagAudit.campaigns(project: "school", source: nil, from: Direct.day("2026-03-01"),
                                                          to: Direct.day("2026-03-10"), pool: PGPool(PGConfiguration(url: world.databaseURL), logger: world.logger))
             #expect(after.count == 3 && after.allSatisfy { !$0.disagrees })
+            let clean = try ChildProcess("analytics", arguments: ["spend", "tags", "--from", "2026-03-01", "--to", "2026-03-10", "--config", config],
+                                         environment: environment)
+            #expect(await clean.waitForExit(seconds: 60) == 0, "\(clean.log)")
         }
     }
 
