@@ -27,6 +27,7 @@ let package = Package(
     products: [
         .executable(name: "analytics", targets: ["analytics"]),
         .executable(name: "runtime-testbed", targets: ["runtime-testbed"]),
+        .executable(name: "deal-sync", targets: ["deal-sync"]),
     ] + collectors.map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -71,6 +72,7 @@ let package = Package(
         connector("GoogleAds"),
         connector("Meta"),
         connector("VKAds"),
+        connector("AmoCRM"),
         .target(name: "ManualCosts", dependencies: ["Domain", "Collection"], path: "Sources/Connectors/ManualCosts"),
         // Versioned SQL migrations and the migrator.
         .target(name: "Schema", dependencies: [
@@ -95,9 +97,22 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // deal-sync's logic: the deal model, stage mapping, store, engine, each CRM as a source,
+        // the pollers and the webhook consumer.
+        .target(name: "DealSync", dependencies: [
+            "Domain", "Postgres", "Runtime", "Settings", "AMQP", "AmoCRM",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "deal-sync", dependencies: [
+            "DealSync", "Runtime", "Settings",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Fake servers of every external API, speaking their wire formats (tests and the demo).
         .target(name: "Sandbox", dependencies: [
-            "Domain", "YandexDirect", "GoogleAds", "Meta", "VKAds",
+            "Domain", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -105,7 +120,7 @@ let package = Package(
         ]),
         // The operator CLI's commands, as a library so tests call them in-process too.
         .target(name: "OperatorCLI", dependencies: [
-            "Postgres", "Schema", "Settings", "Runtime", "Collection", "Domain",
+            "Postgres", "Schema", "Settings", "Runtime", "Collection", "Domain", "DealSync", "AMQP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -123,10 +138,12 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
 
-        .testTarget(name: "UnitTests", dependencies: ["Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts"]),
+        .testTarget(name: "UnitTests", dependencies: [
+            "Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts", "AmoCRM", "DealSync",
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
-            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds",
+            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "DealSync",
         ]),
     ]
 )

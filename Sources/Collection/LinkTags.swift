@@ -33,7 +33,7 @@ public struct LinkTags: Sendable, Equatable {
         case doubleBraces
     }
 
-    /// Resolves link settings into tags.
+    /// Resolves link settings into tags (parses them each time; `LinkTemplate` parses once).
     ///
     /// - Parameters:
     ///   - settings: the network's settings in priority order (an ad's own link before its group's
@@ -42,26 +42,7 @@ public struct LinkTags: Sendable, Equatable {
     ///   - macros: macro name (lower-case, without braces) → its value for this row.
     /// - Returns: `nil` when no setting carries a `utm_*` parameter.
     public static func resolve(_ settings: [String?], syntax: MacroSyntax, macros: [String: String]) -> LinkTags? {
-        var raw: [(key: String, value: String)] = []
-        for case let setting? in settings {
-            for (key, value) in parameters(setting) where key.hasPrefix("utm_") && !raw.contains(where: { $0.key == key }) {
-                raw.append((key, value))
-            }
-        }
-        guard !raw.isEmpty else { return nil }
-        var tags = LinkTags(template: raw.map { "\($0.key)=\($0.value)" }.joined(separator: "&"))
-        for (key, value) in raw {
-            let resolved = expand(value, syntax: syntax, macros: macros)
-            switch key {
-            case "utm_source": tags.source = resolved
-            case "utm_medium": tags.medium = resolved
-            case "utm_campaign": tags.campaign = resolved
-            case "utm_content": tags.content = resolved
-            case "utm_term": tags.term = resolved
-            default: break
-            }
-        }
-        return tags
+        LinkTemplate(settings, syntax: syntax)?.resolve(macros)
     }
 
     /// The `key=value` pairs of a setting's query part, keys lower-cased, both percent-decoded
@@ -82,22 +63,80 @@ public struct LinkTags: Sendable, Equatable {
         let spaced = text.replacingOccurrences(of: "+", with: " ")
         return spaced.removingPercentEncoding ?? spaced
     }
+}
 
-    /// The value with every macro replaced; `nil` when a macro has no value here, or the
-    /// value is empty after expansion.
-    static func expand(_ value: String, syntax: MacroSyntax, macros: [String: String]) -> String? {
+/// Link settings parsed once: the `utm_*` parameters with their macros split out, so resolving
+/// them for each of a million rows costs a few dictionary lookups.
+public struct LinkTemplate: Sendable {
+    enum Segment: Sendable { case text(String), macro(String) }
+    let parameters: [(key: String, segments: [Segment])]
+    let template: String
+
+    /// nil when no setting carries a `utm_*` parameter (see `LinkTags.resolve`).
+    public init?(_ settings: [String?], syntax: LinkTags.MacroSyntax) {
+        var raw: [(key: String, value: String)] = []
+        for case let setting? in settings {
+            for (key, value) in LinkTags.parameters(setting) where key.hasPrefix("utm_") && !raw.contains(where: { $0.key == key }) {
+                raw.append((key, value))
+            }
+        }
+        guard !raw.isEmpty else { return nil }
+        template = raw.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        parameters = raw.map { ($0.key, Self.segments($0.value, syntax: syntax)) }
+    }
+
+    /// The tags for one row; a value with a macro `macros` lacks (set per click) is nil, and so
+    /// is an empty one.
+    public func resolve(_ macros: [String: String]) -> LinkTags {
+        var tags = LinkTags(template: template)
+        for (key, segments) in parameters {
+            var value: String? = ""
+            for segment in segments {
+                switch segment {
+                case .text(let text): value? += text
+                case .macro(let name):
+                    if let replacement = macros[name] { value? += replacement } else { value = nil }
+                }
+                if value == nil { break }
+            }
+            if value?.isEmpty == true { value = nil }
+            switch key {
+            case "utm_source": tags.source = value
+            case "utm_medium": tags.medium = value
+            case "utm_campaign": tags.campaign = value
+            case "utm_content": tags.content = value
+            case "utm_term": tags.term = value
+            default: break
+            }
+        }
+        return tags
+    }
+
+    static func segments(_ value: String, syntax: LinkTags.MacroSyntax) -> [Segment] {
         let (open, close) = syntax == .braces ? ("{", "}") : ("{{", "}}")
-        var result = ""
+        var segments: [Segment] = []
         var rest = Substring(value)
-        while let start = rest.range(of: open) {
-            guard let end = rest[start.upperBound...].range(of: close) else { break }
-            result += rest[..<start.lowerBound]
-            let name = rest[start.upperBound..<end.lowerBound].trimmingCharacters(in: .whitespaces).lowercased()
-            guard let replacement = macros[name] else { return nil }
-            result += replacement
+        while let start = rest.range(of: open), let end = rest[start.upperBound...].range(of: close) {
+            if start.lowerBound > rest.startIndex { segments.append(.text(String(rest[..<start.lowerBound]))) }
+            segments.append(.macro(rest[start.upperBound..<end.lowerBound].trimmingCharacters(in: .whitespaces).lowercased()))
             rest = rest[end.upperBound...]
         }
-        result += rest
-        return result.isEmpty ? nil : result
+        if !rest.isEmpty { segments.append(.text(String(rest))) }
+        return segments
+    }
+}
+
+/// Parses each distinct list of settings once while a source maps its rows.
+public struct LinkTemplateCache {
+    private var templates: [[String?]: LinkTemplate?] = [:]
+    public let syntax: LinkTags.MacroSyntax
+
+    public init(syntax: LinkTags.MacroSyntax) { self.syntax = syntax }
+
+    public mutating func resolve(_ settings: [String?], macros: [String: String]) -> LinkTags? {
+        if let cached = templates[settings] { return cached?.resolve(macros) }
+        let template = LinkTemplate(settings, syntax: syntax)
+        templates[settings] = template
+        return template?.resolve(macros)
     }
 }

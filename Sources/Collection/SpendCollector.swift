@@ -39,8 +39,8 @@ public struct SpendCollector: Sendable {
         public var succeeded: Bool { failures.isEmpty }
     }
 
-    public static let exchange = "analytics"
-    public static let spendUpdated = "spend.updated"
+    public static let exchange = ClusterTopology.exchange
+    public static let spendUpdated = ClusterTopology.spendUpdated
 
     public let project: Project
     public let source: any SpendSource

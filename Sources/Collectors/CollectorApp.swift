@@ -109,7 +109,7 @@ public struct CollectorApp: Sendable {
     /// in the outbox, and any worker's relay publishes them later.
     private func publishEvents(settings: Settings, pool: PGPool, logger: Logger) async throws {
         let amqp = try AMQPConfiguration(url: settings.amqpURL)
-        let publisher = AMQPPublisher(configuration: amqp, topology: ClusterTopology.exchanges, name: "collector-\(kind)",
+        let publisher = AMQPPublisher(configuration: amqp, topology: ClusterTopology.all, name: "collector-\(kind)",
                                       settings: .init(giveUpAfterSeconds: 10), logger: logger)
         let relay = OutboxRelay(pool: pool, publisher: publisher, logger: logger)
         do {
@@ -119,16 +119,4 @@ public struct CollectorApp: Sendable {
         }
         await publisher.close()
     }
-}
-
-/// What every process declares before publishing, so no event is published before the queue
-/// that keeps it exists (a broker drops messages that no queue is bound to).
-public enum ClusterTopology {
-    /// The queue the aggregator consumes (`spend.updated` and, later, the other domain events).
-    public static let aggregatorQueue = "aggregator"
-
-    /// `analytics` (topic exchange) for domain events, and the aggregator's quorum queue bound to
-    /// `spend.updated`, with its dead-letter queue.
-    public static let exchanges = AMQPTopology(exchanges: [.init(SpendCollector.exchange)])
-        .merging(.workQueue(aggregatorQueue, exchange: SpendCollector.exchange, routingKeys: [SpendCollector.spendUpdated]))
 }

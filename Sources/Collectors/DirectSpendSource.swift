@@ -60,6 +60,7 @@ public struct DirectSpendSource: SpendSource {
                                 uniquingKeysWith: { first, _ in first })
         let ads = Dictionary(try await client.ads(campaignIDs: Array(campaignIDs)).map { ($0.id, $0) },
                              uniquingKeysWith: { first, _ in first })
+        var templates = LinkTemplateCache(syntax: .braces)
         return rows.map { row in
             var row = row
             let ad = row.adID.flatMap(Int64.init).flatMap { ads[$0] }
@@ -71,7 +72,7 @@ public struct DirectSpendSource: SpendSource {
             if let id = row.adGroupID { macros["gbid"] = id }
             if let keyword = row.keyword { macros["keyword"] = keyword }
             if let id = row.keywordID { macros["phrase_id"] = id }
-            row.links = LinkTags.resolve([ad?.href, group?.trackingParams], syntax: .braces, macros: macros)
+            row.links = templates.resolve([ad?.href, group?.trackingParams], macros: macros)
             return row
         }
     }

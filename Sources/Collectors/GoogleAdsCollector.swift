@@ -22,12 +22,13 @@ public struct GoogleAdsSpendSource: SpendSource {
 
     public func fetch(_ account: AdAccount, days: DayRange) async throws -> [SpendRow] {
         do {
+            var templates = LinkTemplateCache(syntax: .braces)
             return try await client.rows(customerID: account.account, days: days).map { row in
                 SpendRow(
                     day: row.day, campaignID: row.campaignID, campaignName: row.campaignName, adGroupID: row.adGroupID,
                     adGroupName: row.adGroupName, adID: row.adID, adName: row.adName, impressions: row.impressions,
                     clicks: row.clicks, conversions: row.conversions.map { Int64($0.rounded()) }, cost: Micros(row.costMicros),
-                    utmContent: row.adGroupID, links: Self.links(row))
+                    utmContent: row.adGroupID, links: Self.links(row, &templates))
             }
         } catch let error as GoogleAdsError {
             throw SourceError("\(error)")
@@ -37,10 +38,9 @@ public struct GoogleAdsSpendSource: SpendSource {
     /// The UTM values of the row's final-URL suffixes and tracking templates. ValueTrack:
     /// `{campaignid}`, `{adgroupid}`, `{creative}` (the ad id); `{keyword}`, `{matchtype}`,
     /// custom `{_name}` parameters and the rest are set per click.
-    static func links(_ row: GoogleAdsClient.Row) -> LinkTags? {
+    static func links(_ row: GoogleAdsClient.Row, _ templates: inout LinkTemplateCache) -> LinkTags? {
         guard !row.linkSettings.isEmpty else { return nil }
-        return LinkTags.resolve(row.linkSettings, syntax: .braces,
-                                macros: ["campaignid": row.campaignID, "adgroupid": row.adGroupID, "creative": row.adID])
+        return templates.resolve(row.linkSettings, macros: ["campaignid": row.campaignID, "adgroupid": row.adGroupID, "creative": row.adID])
     }
 }
 

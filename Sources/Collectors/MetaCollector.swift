@@ -26,13 +26,14 @@ public struct MetaSpendSource: SpendSource {
         do {
             let rows = try await client.rows(account: account.account, days: days)
             let tags = linkLookup && !rows.isEmpty ? try await client.urlTags(account: account.account) : [:]
+            var templates = LinkTemplateCache(syntax: .doubleBraces)
             return try rows.map { row in
                 if let currency = row.currency, currency != account.currency {
                     throw SourceError("Meta reports \(currency) for account \(account.account), configured as \(account.currency)")
                 }
                 return SpendRow(day: row.day, campaignID: row.campaignID, campaignName: row.campaignName, adGroupID: row.adSetID,
                                 adGroupName: row.adSetName, adID: row.adID, adName: row.adName, impressions: row.impressions,
-                                clicks: row.clicks, cost: row.spend, links: Self.links(row, urlTags: tags[row.adID]))
+                                clicks: row.clicks, cost: row.spend, links: Self.links(row, urlTags: tags[row.adID], &templates))
             }
         } catch let error as MetaError {
             throw SourceError("\(error)")
@@ -42,9 +43,9 @@ public struct MetaSpendSource: SpendSource {
     /// The UTM values of the ad creative's URL tags. Macros: `{{campaign.id}}`,
     /// `{{campaign.name}}`, `{{adset.id}}`, `{{adset.name}}`, `{{ad.id}}`, `{{ad.name}}`; the
     /// rest (`{{placement}}`, `{{site_source_name}}`) are set per click.
-    static func links(_ row: MetaInsightsClient.Row, urlTags: String?) -> LinkTags? {
+    static func links(_ row: MetaInsightsClient.Row, urlTags: String?, _ templates: inout LinkTemplateCache) -> LinkTags? {
         guard let urlTags else { return nil }
-        return LinkTags.resolve([urlTags], syntax: .doubleBraces, macros: [
+        return templates.resolve([urlTags], macros: [
             "campaign.id": row.campaignID, "campaign.name": row.campaignName, "adset.id": row.adSetID,
             "adset.name": row.adSetName, "ad.id": row.adID, "ad.name": row.adName,
         ])

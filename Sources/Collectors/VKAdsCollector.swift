@@ -52,10 +52,11 @@ public struct VKAdsSpendSource: SpendSource {
 
     public func fetch(_ account: AdAccount, days: DayRange) async throws -> [SpendRow] {
         do {
+            var templates = LinkTemplateCache(syntax: .doubleBraces)
             return try await client.rows(days: days).map { row in
                 SpendRow(day: row.day, campaignID: row.campaignID, campaignName: row.campaignName, adGroupID: row.adGroupID,
                          adGroupName: row.adGroupName, adID: row.bannerID, adName: row.bannerName, impressions: row.shows,
-                         clicks: row.clicks, conversions: row.goals, cost: row.spent, links: links(row))
+                         clicks: row.clicks, conversions: row.goals, cost: row.spent, links: links(row, &templates))
             }
         } catch let error as VKAdsError {
             throw SourceError("\(error)")
@@ -66,7 +67,7 @@ public struct VKAdsSpendSource: SpendSource {
     /// `{{campaign_id}}` / `{{campaign_name}}` (VK Ads: the ad group, which was myTarget's
     /// campaign), `{{ad_plan_id}}` / `{{ad_plan_name}}` (VK Ads), `{{banner_id}}`; the rest
     /// (`{{geo}}`, `{{gender}}`, `{{age}}`, …) are set per impression.
-    func links(_ row: VKAdsClient.Row) -> LinkTags? {
+    func links(_ row: VKAdsClient.Row, _ templates: inout LinkTemplateCache) -> LinkTags? {
         guard let utm = row.utm else { return nil }
         var macros = ["banner_id": row.bannerID]
         if kind == "vk_ads" {
@@ -78,7 +79,7 @@ public struct VKAdsSpendSource: SpendSource {
             macros["campaign_id"] = row.campaignID
             macros["campaign_name"] = row.campaignName
         }
-        return LinkTags.resolve([utm], syntax: .doubleBraces, macros: macros)
+        return templates.resolve([utm], macros: macros)
     }
 }
 

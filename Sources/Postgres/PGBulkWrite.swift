@@ -17,6 +17,9 @@ import Synchronization
 public struct PGBulkWrite: Sendable {
     public enum Mode: Sendable {
         case upsert(key: [String], update: [String])
+        /// Upsert that leaves a stored row alone when its `version` column is newer than the
+        /// staged one (an older snapshot arriving late never overwrites a newer one).
+        case upsertUnlessNewer(key: [String], update: [String], version: String)
         case insertNew(key: [String])
         case replace(range: PGRange)
     }
@@ -98,6 +101,11 @@ extension PGConnection {
                 let assignments = try update.map { "\(try PGIdentifier.quote($0)) = EXCLUDED.\(try PGIdentifier.quote($0))" }
                 sql = insert + " ON CONFLICT (\(keyList)) DO UPDATE SET " + assignments.joined(separator: ", ")
             }
+        case .upsertUnlessNewer(let key, let update, let version):
+            let assignments = try update.map { "\(try PGIdentifier.quote($0)) = EXCLUDED.\(try PGIdentifier.quote($0))" }
+            let column = try PGIdentifier.quote(version)
+            sql = insert + " ON CONFLICT (\(try PGIdentifier.list(key))) DO UPDATE SET " + assignments.joined(separator: ", ")
+                + " WHERE \(target).\(column) <= EXCLUDED.\(column)"
         case .insertNew(let key):
             sql = insert + " ON CONFLICT (\(try PGIdentifier.list(key))) DO NOTHING"
         case .replace(let range):

@@ -18,11 +18,15 @@ public struct WorkerApp: Sendable {
     public var shutdownTimeoutSeconds: Int
     /// Exchanges and queues that this process publishes to besides its own queue.
     public var publishTopology: AMQPTopology
+    /// Long-running services of the process besides the consumer (deal-sync's pollers), given
+    /// the shared pool; they stop before the consumer's clients close.
+    public var companions: @Sendable (PGPool) -> [any Service]
 
     public init(
         settings: Settings, worker: WorkerConfiguration, handler: any BatchHandler, shutdownTimeoutSeconds: Int = 25,
-        publishTopology: AMQPTopology = AMQPTopology()
+        publishTopology: AMQPTopology = AMQPTopology(), companions: @escaping @Sendable (PGPool) -> [any Service] = { _ in [] }
     ) {
+        self.companions = companions
         self.settings = settings
         self.worker = worker
         self.handler = handler
@@ -59,6 +63,7 @@ public struct WorkerApp: Sendable {
                 .init(service: Closer(pool: pool, publisher: publisher)),
                 .init(service: health),
                 .init(service: relay),
+            ] + companions(pool).map { .init(service: $0) } + [
                 .init(service: consumer, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
             ],

@@ -5,6 +5,7 @@ import Domain
 import Foundation
 import Logging
 import Postgres
+import Runtime
 import Sandbox
 import Settings
 import Testing
