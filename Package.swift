@@ -73,6 +73,7 @@ let package = Package(
         connector("Meta"),
         connector("VKAds"),
         connector("AmoCRM"),
+        connector("Bitrix24"),
         .target(name: "ManualCosts", dependencies: ["Domain", "Collection"], path: "Sources/Connectors/ManualCosts"),
         // Versioned SQL migrations and the migrator.
         .target(name: "Schema", dependencies: [
@@ -100,7 +101,7 @@ let package = Package(
         // deal-sync's logic: the deal model, stage mapping, store, engine, each CRM as a source,
         // the pollers and the webhook consumer.
         .target(name: "DealSync", dependencies: [
-            "Domain", "Postgres", "Runtime", "Settings", "AMQP", "AmoCRM",
+            "Domain", "Postgres", "Runtime", "Settings", "AMQP", "AmoCRM", "Bitrix24",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -112,7 +113,7 @@ let package = Package(
         ]),
         // Fake servers of every external API, speaking their wire formats (tests and the demo).
         .target(name: "Sandbox", dependencies: [
-            "Domain", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM",
+            "Domain", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -143,7 +144,7 @@ let package = Package(
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
-            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "DealSync",
+            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24", "DealSync",
         ]),
     ]
 )

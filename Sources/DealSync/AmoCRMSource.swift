@@ -37,6 +37,7 @@ public struct AmoCRMSource: CRMSource {
 
     public let kind = CRMKind.amocrm
     public let readsHistoryPerDeal = false
+    public let pagesInModificationOrder = true
     let client: AmoCRMClient
     let fields: Fields
     /// The connection's currency: amoCRM prices carry none.

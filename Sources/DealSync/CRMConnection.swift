@@ -1,4 +1,5 @@
 import AmoCRM
+import Bitrix24
 import Domain
 import Foundation
 import Logging
@@ -33,7 +34,9 @@ public struct CRMConnection: Sendable {
     /// field options): `currency` (default: the project's), `amounts_include_vat`, `poll_seconds`
     /// (60), `overlap_seconds` (300), `reconcile_minutes` (360), `requests_per_second`,
     /// `backoff_seconds`. amoCRM credentials: `token` (long-lived), or `client_id`,
-    /// `client_secret`, `redirect_uri` and `refresh_token` / `authorization_code`.
+    /// `client_secret`, `redirect_uri` and `refresh_token` / `authorization_code`. Bitrix24
+    /// credentials: `webhook_url` (the incoming webhook, a secret) and `application_token` (of
+    /// the outgoing webhook, checked on every event); option `payments: off` skips payment items.
     public static func make(_ source: Source, project: Project, pool: PGPool, logger: Logger) throws -> CRMConnection {
         guard let kind = CRMKind(rawValue: source.kind) else { throw SettingsError("source \(source.id): \(source.kind) is not a CRM") }
         let options = source.options
@@ -50,6 +53,7 @@ public struct CRMConnection: Sendable {
         let store = DealStore(project: project.id, connection: source.id, crm: kind, mapping: mapping, currency: currency,
                               amountsIncludeVAT: options["amounts_include_vat"] == "true")
         let crm: any CRMSource
+        var applicationToken: String?
         switch kind {
         case .amocrm:
             guard let base = source.baseURL ?? source.account.map({ "https://\($0).amocrm.ru" }) else {
@@ -73,11 +77,20 @@ public struct CRMConnection: Sendable {
                 store: PGAmoTokenStore(pool: pool, project: project.id, connection: source.id), logger: logger)
             crm = AmoCRMSource(client: client, fields: .init(options: options), currency: currency)
         case .bitrix24:
-            throw SettingsError("source \(source.id): Bitrix24 connections are not supported yet")
+            guard let webhook = source.credentials["webhook_url"] else {
+                throw SettingsError("source \(source.id): credentials.webhook_url (https://<portal>/rest/<user>/<code>) is required")
+            }
+            let client = Bitrix24Client(
+                configuration: .init(webhookURL: try webhook.resolve(), requestsPerSecond: try number("requests_per_second", 2),
+                                     backoff: try number("backoff_seconds", 1)),
+                logger: logger)
+            crm = Bitrix24Source(client: client, fields: .init(options: options), readsPayments: options["payments"] != "off")
+            applicationToken = try source.credentials["application_token"]?.resolve()
         }
         var engine = DealSyncEngine(source: crm, store: store, pool: pool, logger: logger)
         engine.overlapSeconds = try number("overlap_seconds", 300)
         return CRMConnection(project: project.id, id: source.id, kind: kind, engine: engine, pollSeconds: try number("poll_seconds", 60),
-                             reconcileMinutes: try number("reconcile_minutes", 360), webhookAccount: options["account_id"])
+                             reconcileMinutes: try number("reconcile_minutes", 360),
+                             webhookAccount: kind == .amocrm ? options["account_id"] : applicationToken)
     }
 }

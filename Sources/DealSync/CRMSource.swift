@@ -36,6 +36,9 @@ public protocol CRMSource: Sendable {
     func deals(ids: [String]) async throws -> CRMDealPage
     /// The contacts with these ids.
     func contacts(ids: [String]) async throws -> [CRMContact]
+    /// Whether `changedDeals(since:)` hands pages over oldest change first, so the watermark may
+    /// advance with every page (otherwise it advances when the whole pass is done).
+    var pagesInModificationOrder: Bool { get }
     /// Whether every page of deals needs `history(of:)` (Bitrix24 reads history per deal);
     /// otherwise it comes from `recentHistory` and `history(of:)` serves single deals (webhooks).
     var readsHistoryPerDeal: Bool { get }

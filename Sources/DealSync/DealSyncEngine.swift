@@ -48,8 +48,15 @@ public struct DealSyncEngine: Sendable {
         let state = try await pool.withConnection { try await store.state(on: $0) }
         var outcome = Outcome()
         let since = state.dealsWatermark.map { $0.addingTimeInterval(-overlapSeconds) }
+        let perPage = source.pagesInModificationOrder
+        var newest: Date?
         try await source.changedDeals(since: since) { page in
-            try await write(page, catalog: catalog, outcome: &outcome, advanceWatermark: true)
+            newest = max(newest ?? .distantPast, page.deals.map(\.updatedAt).max() ?? .distantPast)
+            try await write(page, catalog: catalog, outcome: &outcome, advanceWatermark: perPage)
+        }
+        if !perPage, let newest, newest > .distantPast {
+            // The pass is complete: only now is every change up to its newest one read.
+            try await pool.withTransaction { try await store.advance(deals: newest, on: $0) }
         }
         if !state.fullSyncDone {
             try await pool.withTransaction { try await store.advance(fullSyncDone: true, on: $0) }
@@ -67,7 +74,7 @@ public struct DealSyncEngine: Sendable {
         try await source.changedDeals(since: nil) { page in
             for deal in page.deals { seen.insert(deal.id) }
             for problem in page.problems { seen.insert(problem.dealID) }
-            try await write(page, catalog: catalog, outcome: &outcome, advanceWatermark: true)
+            try await write(page, catalog: catalog, outcome: &outcome, advanceWatermark: source.pagesInModificationOrder)
         }
         let stored = try await pool.query(
             "SELECT deal_id FROM crm.deals WHERE project_id = $1 AND connection_id = $2 AND NOT is_deleted",

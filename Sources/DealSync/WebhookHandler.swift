@@ -1,5 +1,6 @@
 import AMQP
 import AmoCRM
+import Bitrix24
 import Domain
 import Foundation
 import Logging
@@ -61,7 +62,7 @@ public struct WebhookHandler: BatchHandler {
     }
 
     /// The deal ids a webhook body announces.
-    static func dealIDs(_ message: CRMWebhookMessage, connection: CRMConnection) throws -> [String] {
+    public static func dealIDs(_ message: CRMWebhookMessage, connection: CRMConnection) throws -> [String] {
         switch connection.kind {
         case .amocrm:
             guard let hook = AmoWebhook.parse(message.body) else {
@@ -72,7 +73,16 @@ public struct WebhookHandler: BatchHandler {
             }
             return hook.leads.map(\.id)
         case .bitrix24:
-            throw WebhookError("Bitrix24 webhooks are not supported yet")
+            guard let event = Bitrix24Event.parse(message.body) else {
+                throw WebhookError("the body is not a Bitrix24 deal event (no event and data[FIELDS][ID])")
+            }
+            guard ["ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"].contains(event.event) else {
+                throw WebhookError("Bitrix24 event \(event.event) is not a deal event")
+            }
+            guard let expected = connection.webhookAccount, event.applicationToken == expected else {
+                throw WebhookError("the Bitrix24 event's auth[application_token] does not match the connection's application_token")
+            }
+            return [event.dealID]
         }
     }
 }

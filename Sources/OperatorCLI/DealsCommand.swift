@@ -1,5 +1,6 @@
 import ArgumentParser
 import DealSync
+import Domain
 import Foundation
 import Postgres
 import Settings
@@ -9,7 +10,7 @@ public struct DealsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "deals",
         abstract: "Inspect and steer CRM deal sync.",
-        subcommands: [Status.self, Remap.self, Webhook.self])
+        subcommands: [Status.self, Remap.self, Webhook.self, Payments.self])
 
     public init() {}
 
@@ -41,7 +42,16 @@ public struct DealsCommand: AsyncParsableCommand {
         func run() async throws {
             let (settings, project, sources) = try scope.resolve()
             let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-deals"), logger: CLI.logger("deals"))
-            defer { Task { await pool.close() } }
+            do {
+                try await report(sources, project: project, pool: pool)
+                await pool.close()
+            } catch {
+                await pool.close()
+                throw error
+            }
+        }
+
+        func report(_ sources: [Source], project: Project, pool: PGPool) async throws {
             for source in sources {
                 print("\(project.id)/\(source.id) (\(source.kind))")
                 let counts = try await pool.query("""
@@ -127,6 +137,38 @@ public struct DealsCommand: AsyncParsableCommand {
             let id = try await CRMWebhookMessage(connection: source.id, body: body)
                 .publish(project: project.id, amqpURL: settings.amqpURL, logger: CLI.logger("deals"))
             print("webhook queued for \(project.id)/\(source.id) as message \(id)")
+        }
+    }
+
+    struct Payments: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load payments kept outside the CRM from a CSV (deal, date, amount[, currency, kind]).",
+            discussion: "The file is the truth for the deals it names: their earlier CSV payments are replaced. All or nothing; errors name the line.")
+        @OptionGroup var scope: Scope
+        @Argument(help: "The CSV file.") var file: String
+
+        func run() async throws {
+            let (settings, project, sources) = try scope.resolve()
+            guard sources.count == 1, let source = sources.first else { throw ValidationError("choose the connection with --connection") }
+            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            let sheet: PaymentSheet
+            do {
+                sheet = try PaymentSheet(String(decoding: data, as: UTF8.self), currency: source.options["currency"] ?? project.currency,
+                                         timeZone: TimeZone(identifier: project.timeZone) ?? .gmt)
+            } catch let error as CSVError {
+                throw ValidationError("\(file): \(error)")
+            }
+            let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-deals"), logger: CLI.logger("deals"))
+            do {
+                let connection = try CRMConnection.make(source, project: project, pool: pool, logger: CLI.logger("deals"))
+                let stored = try await sheet.store(connection.engine.store, pool: pool)
+                await pool.close()
+                print("loaded \(stored.payments) payments of \(stored.deals) deals into \(project.id)/\(source.id)"
+                      + (stored.unknownDeals > 0 ? "; \(stored.unknownDeals) deals are not synced yet (kept, they join when they arrive)" : ""))
+            } catch {
+                await pool.close()
+                throw error
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Collection
+import Domain
 import Foundation
 import Postgres
 import Settings

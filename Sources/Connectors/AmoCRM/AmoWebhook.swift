@@ -6,6 +6,10 @@ public struct AmoWebhook: Sendable, Equatable {
         public var id: String
         /// `add`, `update`, `delete`, `restore`, `status`, `responsible`, `note`.
         public var action: String
+        public init(id: String, action: String) {
+            self.id = id
+            self.action = action
+        }
     }
 
     public var subdomain: String?

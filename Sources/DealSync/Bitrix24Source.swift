@@ -1,0 +1,265 @@
+import Bitrix24
+import Domain
+import Foundation
+
+/// Bitrix24 as a `CRMSource`: `crm.deal.list` deals (the fast `start=-1` mode with an `>ID`
+/// filter for the full sync, `DATE_MODIFY` order for the incremental one), categories and
+/// stages with their semantics, users, contacts' PHONE/EMAIL multi-fields, payment items
+/// (`crm.item.payment.list`, received and expected) and stage history
+/// (`crm.stagehistory.list`), batched 50 calls a request.
+public struct Bitrix24Source: CRMSource {
+    /// Which `UF_CRM_*` fields carry what (options `visit_id_field`, `request_id_field`,
+    /// `cost_field_id`, `product_field_id`).
+    public struct Fields: Sendable, Equatable {
+        public var visitID: String?
+        public var requestID: String?
+        public var costOfGoods: String?
+        public var product: String?
+        public init(visitID: String? = nil, requestID: String? = nil, costOfGoods: String? = nil, product: String? = nil) {
+            self.visitID = visitID
+            self.requestID = requestID
+            self.costOfGoods = costOfGoods
+            self.product = product
+        }
+        public init(options: [String: String]) {
+            self.init(visitID: options["visit_id_field"], requestID: options["request_id_field"], costOfGoods: options["cost_field_id"],
+                      product: options["product_field_id"])
+        }
+        var custom: [String] { [visitID, requestID, costOfGoods, product].compactMap { $0 } }
+    }
+
+    public let kind = CRMKind.bitrix24
+    public let readsHistoryPerDeal = true
+    let client: Bitrix24Client
+    let fields: Fields
+    /// Whether to read payment items (`payments: off` when the portal keeps none).
+    let readsPayments: Bool
+
+    public init(client: Bitrix24Client, fields: Fields, readsPayments: Bool = true) {
+        self.client = client
+        self.fields = fields
+        self.readsPayments = readsPayments
+    }
+
+    static let utmFields = ["UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM"]
+    var select: [String] {
+        ["ID", "TITLE", "STAGE_ID", "CATEGORY_ID", "OPPORTUNITY", "CURRENCY_ID", "ASSIGNED_BY_ID", "CONTACT_ID", "DATE_CREATE", "DATE_MODIFY",
+         "CLOSEDATE", "CLOSED", "STAGE_SEMANTIC_ID"] + Self.utmFields + fields.custom
+    }
+
+    // MARK: - CRMSource
+
+    public func catalog() async throws -> CRMCatalog {
+        let categories = try await client.call("crm.category.list", body: try Bitrix24Client.json(["entityTypeId": 2]))
+        var pipelines: [String: CRMPipeline] = ["0": CRMPipeline(id: "0", name: "", sort: 0, stages: [])]
+        for category in categories.result["categories"]?.array ?? [] {
+            guard let id = category["id"]?.text else { continue }
+            pipelines[id] = CRMPipeline(id: id, name: category["name"]?.text ?? "", sort: Int(category["sort"]?.text ?? "") ?? 0, stages: [])
+        }
+        for status in try await all("crm.status.list", ["order": ["SORT": "ASC"]]) {
+            guard let entity = status["ENTITY_ID"]?.text, entity == "DEAL_STAGE" || entity.hasPrefix("DEAL_STAGE_"),
+                  let stage = status["STATUS_ID"]?.text else { continue }
+            let category = entity == "DEAL_STAGE" ? "0" : String(entity.dropFirst("DEAL_STAGE_".count))
+            let semantics = status["SEMANTICS"]?.text ?? status["EXTRA"]?["SEMANTICS"]?.text
+            let kind: CRMStageKind = semantics == "S" || semantics == "success" ? .won : semantics == "F" || semantics == "failure" ? .lost : .regular
+            pipelines[category, default: CRMPipeline(id: category, name: "", sort: 0, stages: [])].stages.append(
+                CRMStage(id: stage, name: status["NAME"]?.text ?? "", sort: Int(status["SORT"]?.text ?? "") ?? 0, kind: kind))
+        }
+        let users = try await all("user.get", [:]).compactMap { user -> CRMUser? in
+            guard let id = user["ID"]?.text else { return nil }
+            let name = [user["NAME"]?.text, user["LAST_NAME"]?.text].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+            return CRMUser(id: id, name: name, email: user["EMAIL"]?.text.flatMap { $0.isEmpty ? nil : $0 })
+        }
+        return CRMCatalog(pipelines: pipelines.values.filter { !$0.stages.isEmpty }.sorted { $0.id < $1.id }, users: users)
+    }
+
+    /// Every page of a list method (50 a page, following `next`).
+    private func all(_ method: String, _ parameters: [String: Any]) async throws -> [JSONValue] {
+        var items: [JSONValue] = []
+        var start = 0
+        while true {
+            var parameters = parameters
+            parameters["start"] = start
+            let answer = try await client.call(method, body: try Bitrix24Client.json(parameters))
+            items += answer.result.array ?? []
+            guard let next = answer.next, next > start else { return items }
+            start = next
+        }
+    }
+
+    public func changedDeals(since: Date?, _ body: (CRMDealPage) async throws -> Void) async throws {
+        if let since {
+            var start = 0
+            while true {
+                let answer = try await client.call("crm.deal.list", body: try Bitrix24Client.json([
+                    "select": select, "filter": [">=DATE_MODIFY": Self.format(since)], "order": ["DATE_MODIFY": "ASC", "ID": "ASC"],
+                    "start": start,
+                ]))
+                let rows = answer.result.array ?? []
+                if !rows.isEmpty { try await body(deals(rows)) }
+                guard let next = answer.next, next > start else { return }
+                start = next
+            }
+        }
+        // The whole portal: the fast mode (no count), ordered by ID, `>ID` the last one seen.
+        var last = "0"
+        while true {
+            let answer = try await client.call("crm.deal.list", body: try Bitrix24Client.json([
+                "select": select, "filter": [">ID": last], "order": ["ID": "ASC"], "start": -1,
+            ]))
+            let rows = answer.result.array ?? []
+            guard !rows.isEmpty else { return }
+            try await body(deals(rows))
+            guard let id = rows.last?["ID"]?.text, rows.count >= 50 else { return }
+            last = id
+        }
+    }
+
+    /// The incremental pass is in `DATE_MODIFY` order, the full one (fast mode) in ID order: the
+    /// watermark advances when a pass is done.
+    public let pagesInModificationOrder = false
+
+    public func deals(ids: [String]) async throws -> CRMDealPage {
+        var page = CRMDealPage(deals: [], problems: [])
+        for start in stride(from: 0, to: ids.count, by: 50) {
+            let slice = Array(ids[start..<min(ids.count, start + 50)])
+            let answer = try await client.call("crm.deal.list", body: try Bitrix24Client.json([
+                "select": select, "filter": ["@ID": slice], "order": ["ID": "ASC"], "start": -1,
+            ]))
+            let part = deals(answer.result.array ?? [])
+            page.deals += part.deals
+            page.problems += part.problems
+        }
+        return page
+    }
+
+    public func contacts(ids: [String]) async throws -> [CRMContact] {
+        var contacts: [CRMContact] = []
+        for start in stride(from: 0, to: ids.count, by: 50) {
+            let slice = ids[start..<min(ids.count, start + 50)]
+            let results = try await client.batch(slice.map { ("c\($0)", "crm.contact.get?id=\($0)") })
+            for id in slice {
+                guard let contact = results["c\(id)"] else { continue }
+                let phones = (contact["PHONE"]?.array ?? []).compactMap { $0["VALUE"]?.text }.compactMap(ContactNormalization.phone)
+                let emails = (contact["EMAIL"]?.array ?? []).compactMap { $0["VALUE"]?.text }.compactMap(ContactNormalization.email)
+                let name = [contact["NAME"]?.text, contact["LAST_NAME"]?.text].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+                contacts.append(CRMContact(id: id, name: name.isEmpty ? nil : name, phones: Self.unique(phones), emails: Self.unique(emails)))
+            }
+        }
+        return contacts
+    }
+
+    static func unique(_ values: [String]) -> [String] {
+        var seen = Set<String>()
+        return values.filter { seen.insert($0).inserted }
+    }
+
+    /// Payment items of the deals: `paid = Y` received on `datePaid`, `N` expected.
+    public func history(of deals: [CRMDeal]) async throws -> CRMHistory {
+        guard readsPayments else { return CRMHistory() }
+        var history = CRMHistory(replacesPaymentsOf: Set(deals.map(\.id)))
+        let currencies = Dictionary(deals.map { ($0.id, $0.currency) }, uniquingKeysWith: { first, _ in first })
+        let ids = deals.map(\.id)
+        for start in stride(from: 0, to: ids.count, by: 50) {
+            let slice = ids[start..<min(ids.count, start + 50)]
+            let results = try await client.batch(slice.map { ("p\($0)", "crm.item.payment.list?entityId=\($0)&entityTypeId=2") })
+            for deal in slice {
+                for item in results["p\(deal)"]?.array ?? [] {
+                    guard let id = item["id"]?.text, let sum = item["sum"]?.text.flatMap({ Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) }) else {
+                        throw DealProblem(crm: .bitrix24, dealID: deal, field: "payment", message: "a payment item without id or sum")
+                    }
+                    let received = item["paid"]?.text == "Y"
+                    let paidAt = item["datePaid"]?.text.flatMap(Self.date)
+                    history.payments.append(CRMPayment(
+                        id: "payment-\(id)", dealID: deal, kind: received ? .received : .expected, amount: sum,
+                        currency: item["currency"]?.text ?? currencies[deal] ?? "", paidAt: received ? paidAt : nil, origin: .crmPayment))
+                }
+            }
+        }
+        return history
+    }
+
+    /// Stage moves recorded since `since` (`crm.stagehistory.list`, deals).
+    public func recentHistory(since: Date?, _ body: (CRMHistory, Date?) async throws -> Void) async throws {
+        var start = 0
+        var filter: [String: Any] = [:]
+        if let since { filter[">=CREATED_TIME"] = Self.format(since) }
+        while true {
+            let answer = try await client.call("crm.stagehistory.list", body: try Bitrix24Client.json([
+                "entityTypeId": 2, "order": ["ID": "ASC"], "filter": filter, "start": start,
+            ]))
+            let items = answer.result["items"]?.array ?? []
+            var history = CRMHistory()
+            var newest: Date?
+            for item in items {
+                guard let id = item["ID"]?.text, let deal = item["OWNER_ID"]?.text, let stage = item["STAGE_ID"]?.text,
+                      let at = item["CREATED_TIME"]?.text.flatMap(Self.date) else { continue }
+                newest = max(newest ?? at, at)
+                history.stageChanges.append(CRMStageChange(id: "stage-\(id)", dealID: deal, at: at, pipelineID: item["CATEGORY_ID"]?.text ?? "0",
+                                                           stageID: stage, fromPipelineID: nil, fromStageID: nil))
+            }
+            if !items.isEmpty { try await body(history, newest) }
+            guard let next = answer.next, next > start else { return }
+            start = next
+        }
+    }
+
+    // MARK: - mapping
+
+    static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date).replacingOccurrences(of: "Z", with: "+00:00")
+    }
+
+    static func date(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
+    func deals(_ rows: [JSONValue]) -> CRMDealPage {
+        var page = CRMDealPage(deals: [], problems: [])
+        for row in rows {
+            let id = row["ID"]?.text ?? "?"
+            do { page.deals.append(try deal(row, id: id)) } catch let problem as DealProblem { page.problems.append(problem) } catch {
+                page.problems.append(DealProblem(crm: .bitrix24, dealID: id, field: "deal", message: "\(error)"))
+            }
+        }
+        return page
+    }
+
+    func deal(_ row: JSONValue, id: String) throws -> CRMDeal {
+        func problem(_ field: String) -> DealProblem {
+            DealProblem(crm: .bitrix24, dealID: id, field: field, message: "\(row[field]?.shown ?? "missing") is not valid")
+        }
+        func date(_ field: String, required: Bool) throws -> Date? {
+            guard let text = row[field]?.text, !text.isEmpty else {
+                if required { throw problem(field) }
+                return nil
+            }
+            guard let date = Self.date(text) else { throw problem(field) }
+            return date
+        }
+        func decimal(_ field: String?) throws -> Decimal? {
+            guard let field, let text = row[field]?.text, !text.isEmpty else { return nil }
+            guard text.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" }),
+                  let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) else { throw problem(field) }
+            return value
+        }
+        func text(_ field: String?) -> String? { field.flatMap { row[$0]?.text }.flatMap { $0.isEmpty ? nil : $0 } }
+        guard id.allSatisfy(\.isNumber), !id.isEmpty else { throw problem("ID") }
+        guard let stage = text("STAGE_ID") else { throw problem("STAGE_ID") }
+        var utm: [String: String] = [:]
+        for field in Self.utmFields { if let value = text(field) { utm[field.lowercased()] = value } }
+        let products: [String]
+        if let field = fields.product, let values = row[field]?.array { products = values.compactMap(\.text) } else { products = text(fields.product).map { [$0] } ?? [] }
+        return CRMDeal(
+            id: id, name: text("TITLE"), pipelineID: text("CATEGORY_ID") ?? "0", stageID: stage,
+            createdAt: try date("DATE_CREATE", required: true)!, updatedAt: try date("DATE_MODIFY", required: true)!,
+            closedAt: text("CLOSED") == "Y" ? try date("CLOSEDATE", required: false) : nil,
+            amount: try decimal("OPPORTUNITY") ?? 0, currency: text("CURRENCY_ID") ?? "",
+            costField: try decimal(fields.costOfGoods), paidTotal: nil, managerID: text("ASSIGNED_BY_ID"), products: products,
+            contactIDs: text("CONTACT_ID").map { [$0] } ?? [], visitID: text(fields.visitID), requestID: text(fields.requestID), utm: utm)
+    }
+}

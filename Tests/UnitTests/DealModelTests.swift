@@ -1,0 +1,68 @@
+import AmoCRM
+import Bitrix24
+import DealSync
+import Domain
+import Foundation
+import Testing
+
+@Suite struct DealModelTests {
+    @Test func phonesAndEmailsAreNormalisedAsDefinitionSevenSays() {
+        #expect(ContactNormalization.phone("8 (999) 123-45-67") == "+79991234567")
+        #expect(ContactNormalization.phone("+7 999 123 45 67") == "+79991234567")
+        #expect(ContactNormalization.phone("9991234567") == "+79991234567")
+        #expect(ContactNormalization.phone("123-45-67") == nil)
+        #expect(ContactNormalization.phone("+44 20 7946 0958") == "+442079460958")
+        #expect(ContactNormalization.email("  Ivan@Example.ORG ") == "ivan@example.org")
+        #expect(ContactNormalization.email("нет") == nil)
+    }
+
+    @Test func theStageMappingHasSaneDefaultsAndOverridesPerPipeline() throws {
+        let mapping = try StageMapping(options: ["status.3001.41003": "won", "status.42002": "excluded", "margin.course": "70",
+                                                 "margin_pipeline.3001": "40", "poll_seconds": "60"])
+        #expect(mapping.status(pipeline: "3001", stage: "142", kind: .won) == .won)
+        #expect(mapping.status(pipeline: "3001", stage: "143", kind: .lost) == .lost)
+        #expect(mapping.status(pipeline: "3001", stage: "41000", kind: .unsorted) == .excluded)
+        #expect(mapping.status(pipeline: "3001", stage: "41003", kind: .regular) == .won)
+        #expect(mapping.status(pipeline: "3002", stage: "41003", kind: .regular) == .open)  // only in pipeline 3001
+        #expect(mapping.status(pipeline: "3002", stage: "42002", kind: .regular) == .excluded)
+        #expect(mapping.status(pipeline: "3002", stage: "99999", kind: nil) == .unknown)
+        #expect(mapping.costOfGoods(amount: 1000, costField: nil, products: ["course"], pipeline: "3001") == 300)
+        #expect(mapping.costOfGoods(amount: 1000, costField: nil, products: [], pipeline: "3001") == 600)
+        #expect(mapping.costOfGoods(amount: 1000, costField: 123.45, products: ["course"], pipeline: "3001") == Decimal(string: "123.45"))
+        #expect(mapping.costOfGoods(amount: 1000, costField: nil, products: [], pipeline: "3002") == nil)
+        #expect(throws: MappingError.self) { try StageMapping(options: ["status.142": "paid"]) }
+        #expect(throws: MappingError.self) { try StageMapping(options: ["margin.x": "140"]) }
+    }
+
+    @Test func amoCRMWebhooksAreReadWithTheirOldFieldNames() {
+        let body = "leads%5Bstatus%5D%5B0%5D%5Bid%5D=19001&leads%5Bstatus%5D%5B0%5D%5Bstatus_id%5D=142&leads%5Bstatus%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bid%5D=700120"
+            + "&leads%5Bdelete%5D%5B0%5D%5Bid%5D=19002&leads[update][1][id]=19001&account%5Bsubdomain%5D=example&account%5Bid%5D=29000001"
+        let hook = AmoWebhook.parse(body)
+        #expect(hook?.accountID == "29000001")
+        #expect(hook?.subdomain == "example")
+        #expect(hook?.leads == [AmoWebhook.Lead(id: "19002", action: "delete"), AmoWebhook.Lead(id: "19001", action: "update")])
+        #expect(AmoWebhook.parse("hello=world") == nil)
+    }
+
+    @Test func bitrix24EventsCarryTheDealAndTheApplicationToken() {
+        let event = Bitrix24Event.parse("event=ONCRMDEALUPDATE&data%5BFIELDS%5D%5BID%5D=4101&ts=1&auth%5Bapplication_token%5D=abc&auth%5Bdomain%5D=x.bitrix24.ru")
+        #expect(event == Bitrix24Event(event: "ONCRMDEALUPDATE", dealID: "4101", applicationToken: "abc", domain: "x.bitrix24.ru"))
+        #expect(Bitrix24Event.parse("event=ONCRMDEALUPDATE&data%5BFIELDS%5D%5BID%5D=abc") == nil)
+    }
+
+    @Test func aPaymentSheetReadsRefundsDecimalCommasAndStableIDs() throws {
+        let text = "сделка;дата;сумма;валюта;тип\n19001;01.03.2026;12 500,50;;\n19001;2026-03-05;-2500;;\n19002;2026-03-10T12:00:00+03:00;100;usd;ожидается\n19001;01.03.2026;12 500,50;;\n"
+        let sheet = try PaymentSheet(text, currency: "RUB", timeZone: TimeZone(identifier: "Europe/Moscow")!)
+        #expect(sheet.payments.map(\.amount) == [Decimal(string: "12500.5")!, -2500, 100, Decimal(string: "12500.5")!])
+        #expect(sheet.payments.map(\.kind) == [.received, .received, .expected, .received])
+        #expect(sheet.payments[0].paidAt == Timestamp.parse("2026-02-28T21:00:00Z"))  // the day's start in Moscow
+        #expect(sheet.payments[2].currency == "USD" && sheet.payments[2].paidAt == nil)
+        #expect(Set(sheet.payments.map(\.id)).count == 4)  // the repeated line is a second payment
+        #expect(try PaymentSheet(text, currency: "RUB", timeZone: .gmt).payments.map(\.id) ==
+                (try PaymentSheet(text, currency: "RUB", timeZone: .gmt)).payments.map(\.id))
+        #expect(throws: CSVError(line: 2, "amount: '12,5.x' is not an amount")) {
+            try PaymentSheet("deal,date,amount\n1,2026-03-01,\"12,5.x\"\n", currency: "RUB", timeZone: .gmt)
+        }
+        #expect(throws: CSVError(line: 1, "the header needs a deal column")) { try PaymentSheet("date,amount\n", currency: "RUB", timeZone: .gmt) }
+    }
+}
