@@ -139,6 +139,12 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
 
+        .executableTarget(name: "dealsync-bench", dependencies: [
+            "DealSync", "Domain", "Postgres", "Runtime", "Sandbox", "Schema", "Settings",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
         .testTarget(name: "UnitTests", dependencies: [
             "Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts", "AmoCRM", "DealSync",
         ]),

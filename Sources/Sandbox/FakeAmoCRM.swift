@@ -106,6 +106,15 @@ public final class FakeAmoCRM: Sendable {
         var issued = 0
         var calls = 0
         var paths: [String] = []
+        /// Lead ids by (updated_at, id), rebuilt after a change (lists of 100k leads page fast).
+        var byUpdate: [Int64]?
+
+        mutating func ordered() -> [Int64] {
+            if let byUpdate { return byUpdate }
+            let order = leads.values.sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }.map(\.id)
+            byUpdate = order
+            return order
+        }
     }
 
     /// The paid-total field's id (domain.md definition 10) in this fake.
@@ -151,6 +160,7 @@ public final class FakeAmoCRM: Sendable {
                 state.leads[lead.id] = lead
                 state.clock = max(state.clock, lead.updatedAt)
             }
+            state.byUpdate = nil
         }
     }
 
@@ -166,6 +176,7 @@ public final class FakeAmoCRM: Sendable {
             lead.updatedAt = state.clock
             lead.closedAt = stage == 142 || stage == 143 ? state.clock : nil
             state.leads[id] = lead
+            state.byUpdate = nil
             state.eventCounter += 1
             state.events.append(Event(id: String(format: "01hx%022d", state.eventCounter), type: "lead_status_changed", leadID: id,
                                       createdAt: state.clock, after: #"[{"lead_status": {"id": \#(stage), "pipeline_id": \#(lead.pipelineID)}}]"#,
@@ -183,6 +194,7 @@ public final class FakeAmoCRM: Sendable {
             lead.fields[Self.paidFieldID] = (nil, "Оплачено", amount)
             lead.updatedAt = state.clock
             state.leads[id] = lead
+            state.byUpdate = nil
             guard !silently else { return }
             func side(_ text: String?) -> String {
                 guard let text else { return "[]" }
@@ -201,11 +213,17 @@ public final class FakeAmoCRM: Sendable {
             state.clock += 1
             state.leads[id]!.price = price
             state.leads[id]!.updatedAt = state.clock
+            state.byUpdate = nil
         }
     }
 
     /// Deletes a lead (it no longer appears in lists).
-    public func delete(_ id: Int64) { _ = state.withLock { $0.leads.removeValue(forKey: id) } }
+    public func delete(_ id: Int64) {
+        state.withLock {
+            $0.leads.removeValue(forKey: id)
+            $0.byUpdate = nil
+        }
+    }
 
     /// The webhook amoCRM sends for a lead (`status`, `update`, `add` or `delete`), form-encoded,
     /// with the old field names.
@@ -313,11 +331,31 @@ public final class FakeAmoCRM: Sendable {
         let limit = Int(value(query, "limit") ?? "") ?? 50
         guard limit <= 250 else { return Self.problem(400, "Bad Request", "limit must be 250 or less") }
         let page = max(1, Int(value(query, "page") ?? "") ?? 1)
-        var leads = Array(state.leads.values)
-        if let from = value(query, "filter[updated_at][from]").flatMap(Int64.init) { leads = leads.filter { $0.updatedAt >= from } }
-        let ids = Set(values(query, "filter[id][]").compactMap(Int64.init))
-        if !ids.isEmpty { leads = leads.filter { ids.contains($0.id) } }
-        leads.sort { value(query, "order[updated_at]") != nil ? ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) : $0.id < $1.id }
+        let ids = values(query, "filter[id][]").compactMap(Int64.init)
+        var leads: [Lead]
+        if !ids.isEmpty {
+            leads = Set(ids).compactMap { state.leads[$0] }.sorted { $0.id < $1.id }
+        } else {
+            // Every list is served in (updated_at, id) order here, which is what `order[updated_at]=asc` asks.
+            let order = state.ordered()
+            var first = 0
+            if let from = value(query, "filter[updated_at][from]").flatMap(Int64.init) {
+                var (low, high) = (0, order.count)
+                while low < high {
+                    let middle = (low + high) / 2
+                    if state.leads[order[middle]]!.updatedAt < from { low = middle + 1 } else { high = middle }
+                }
+                first = low
+            }
+            let window = order[first...].dropFirst((page - 1) * limit).prefix(limit + 1)
+            leads = window.map { state.leads[$0]! }
+            let total = order.count - first
+            let slice = leads.prefix(limit)
+            guard !slice.isEmpty else { return Response(status: .noContent) }
+            let withContacts = (value(query, "with") ?? "").contains("contacts")
+            let items = slice.map { lead(state, $0, withContacts: withContacts) }
+            return Self.json(.ok, #"{"_page": \#(page), "_links": {"self": {"href": "/api/v4/leads?page=\#(page)"}\#(Self.next(page, limit, total, "leads"))}, "_embedded": {"leads": [\#(items.joined(separator: ", "))]}}"#)
+        }
         let slice = leads.dropFirst((page - 1) * limit).prefix(limit)
         guard !slice.isEmpty else { return Response(status: .noContent) }
         let withContacts = (value(query, "with") ?? "").contains("contacts")

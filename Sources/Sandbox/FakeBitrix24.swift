@@ -79,6 +79,15 @@ public final class FakeBitrix24: Sendable {
         var clock: Int64 = 1_772_000_000
         var requests = 0
         var methods: [String] = []
+        /// Deal ids in order, rebuilt after a change (the fast mode pages 100k deals quickly).
+        var sortedIDs: [Int]?
+
+        mutating func ids() -> [Int] {
+            if let sortedIDs { return sortedIDs }
+            let ids = deals.keys.sorted()
+            sortedIDs = ids
+            return ids
+        }
     }
 
     /// Stages per category (0 and 2): id, name, semantics (nil = in progress).
@@ -112,6 +121,7 @@ public final class FakeBitrix24: Sendable {
                 state.deals[deal.id] = deal
                 state.clock = max(state.clock, deal.modified)
             }
+            state.sortedIDs = nil
             for (id, contact) in contacts { state.contacts[id] = contact }
             for (id, items) in payments { state.payments[id] = items }
         }
@@ -135,7 +145,12 @@ public final class FakeBitrix24: Sendable {
     /// Adds or replaces a deal's payment items (does not touch the deal, as in Bitrix24).
     public func setPayments(_ id: Int, _ items: [Payment]) { state.withLock { $0.payments[id] = items } }
 
-    public func delete(_ id: Int) { _ = state.withLock { $0.deals.removeValue(forKey: id) } }
+    public func delete(_ id: Int) {
+        state.withLock {
+            $0.deals.removeValue(forKey: id)
+            $0.sortedIDs = nil
+        }
+    }
 
     /// The outgoing webhook for a deal event.
     public func webhookBody(event: String = "ONCRMDEALUPDATE", deal: Int, token: String? = nil) -> String {
@@ -246,7 +261,20 @@ public final class FakeBitrix24: Sendable {
         switch method {
         case "crm.deal.list":
             let filter = parameters["filter"] as? [String: Any] ?? [:]
-            var deals = Array(state.deals.values)
+            var deals: [Deal]
+            if filter.count == 1, let after = filter[">ID"], start < 0 {
+                // The fast mode: the next 50 by id after `>ID`.
+                let bound = Int("\(after)") ?? 0
+                let ids = state.ids()
+                var (low, high) = (0, ids.count)
+                while low < high {
+                    let middle = (low + high) / 2
+                    if ids[middle] <= bound { low = middle + 1 } else { high = middle }
+                }
+                deals = ids[low...].prefix(50).map { state.deals[$0]! }
+            } else {
+                deals = Array(state.deals.values)
+            }
             if let from = (filter[">=DATE_MODIFY"] as? String) {
                 guard let seconds = Self.seconds(from) else { return .failure(Failure(code: "", text: "Invalid date in filter")) }
                 deals = deals.filter { $0.modified >= seconds }

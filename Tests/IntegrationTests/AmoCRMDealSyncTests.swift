@@ -359,4 +359,34 @@ import Testing
             _ = await second.waitForExit(seconds: 30)
         }
     }
+
+    @Test func anEmptyCRMAnswers204AndPaymentSheetsReplaceTheirDealsPayments() async throws {
+        let world = try await World.make(leads: 0)
+        try await FakeServer.serve(world.fake.router()) { url in
+            let connection = try world.connection(url)
+            let outcome = try await connection.engine.poll(catalog: try await connection.engine.syncCatalog())
+            #expect(outcome.written == 0 && outcome.pages == 0)
+            #expect(world.fake.paths.filter { $0 == "/api/v4/leads" }.count == 1)  // one 204, no second page asked
+            #expect(try await world.count("SELECT count(*) FROM crm.sync_state WHERE full_sync_done_at IS NOT NULL") == 1)
+
+            // Payments kept elsewhere: a CSV for two deals, then a corrected export of one of them.
+            let (leads, contacts) = AmoCRMDealSyncTests.leads(4)
+            world.fake.load(leads, contacts: contacts)
+            world.fake.move(19_001, stage: 142)
+            _ = try await connection.engine.poll(catalog: try await connection.engine.syncCatalog())
+            let moscow = TimeZone(identifier: "Europe/Moscow")!
+            let first = try PaymentSheet("deal;date;amount\n19001;01.03.2026;5000\n19001;02.03.2026;5 007,00\n19002;03.03.2026;100\n",
+                                         currency: "RUB", timeZone: moscow)
+            let stored = try await first.store(connection.engine.store, pool: world.pool)
+            #expect(stored.payments == 3 && stored.deals == 2 && stored.unknownDeals == 0)
+            let corrected = try PaymentSheet("deal;date;amount\n19001;01.03.2026;5000\n19001;05.03.2026;-1000\n", currency: "RUB", timeZone: moscow)
+            _ = try await corrected.store(connection.engine.store, pool: world.pool)
+            let rows = try await world.pool.query("""
+                SELECT deal_id, origin, amount::text FROM crm.deal_payments WHERE deal_id IN ('19001', '19002') ORDER BY deal_id, paid_at
+                """).map { "\(try $0.decode(String.self, 0)) \(try $0.decode(String.self, 1)) \(try $0.decode(String.self, 2))" }
+            // 19001: the corrected file replaced its payments (a refund included); the won deal's
+            // implied payment gave way to them. 19002 keeps its payment.
+            #expect(rows == ["19001 csv 5000.0000", "19001 csv -1000.0000", "19002 csv 100.0000"])
+        }
+    }
 }
