@@ -18,7 +18,8 @@ public enum DealSyncApp {
         if connections.isEmpty { logger.warning("no amocrm or bitrix24 source is configured; only webhooks would be consumed") }
         let consumer = worker ?? WorkerConfiguration(
             name: "deal-sync", queue: ClusterTopology.dealSyncQueue, topology: ClusterTopology.all, prefetch: 100, batchSize: 50,
-            batchLinger: 0.05)
+            // A webhook is one deal someone is looking at: apply it at once rather than gather a batch.
+            batchLinger: 0.002)
         let app = WorkerApp(settings: settings, worker: consumer, handler: WebhookHandler(connections: connections),
                             publishTopology: ClusterTopology.all) { _ in
             [PoolCloser(pool: pool)] + connections.map { ConnectionPoller(connection: $0, databaseURL: settings.databaseURL, logger: logger) }

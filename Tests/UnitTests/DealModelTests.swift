@@ -66,3 +66,17 @@ import Testing
         #expect(throws: CSVError(line: 1, "the header needs a deal column")) { try PaymentSheet("date,amount\n", currency: "RUB", timeZone: .gmt) }
     }
 }
+
+@Suite struct JSONValueTests {
+    @Test func theParserKeepsNumbersExactAndReadsEscapes() throws {
+        let value = try JSONValue.parse(Array(#" {"a": [1, -2.50, 1e3, 12345678901234567890.123], "s": "Иван \"И\" \u0041\ud83d\ude00\n", "t": true, "n": null, "o": {}} "#.utf8))
+        #expect(value["a"]?.array?.compactMap(\.text) == ["1", "-2.50", "1e3", "12345678901234567890.123"])
+        #expect(value["s"]?.text == "Иван \"И\" A😀\n")
+        #expect(value["t"] == .bool(true))
+        #expect(value["n"] == .null)
+        #expect(value["o"] == .object([:]))
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(#"{"a": }"#.utf8)) }
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(#"{"a": "x"} trailing"#.utf8)) }
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(#"["unterminated]"#.utf8)) }
+    }
+}

@@ -144,7 +144,7 @@ public actor AmoCRMClient {
         let (status, bytes) = try await get(path, query)
         if status == 204 || bytes.isEmpty { return Page(items: [], hasNext: false) }
         let body: JSONValue
-        do { body = try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) } catch {
+        do { body = try JSONValue.parse(bytes) } catch {
             throw AmoCRMError(status: status, title: "Malformed answer", detail: "\(path): the body is not JSON")
         }
         guard let items = body["_embedded"]?[key]?.array else {

@@ -56,7 +56,7 @@ public actor Bitrix24Client {
     public func call(_ method: String, body: Data) async throws -> Answer {
         let bytes = try await post(method, Array(body))
         let answer: JSONValue
-        do { answer = try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) } catch {
+        do { answer = try JSONValue.parse(bytes) } catch {
             throw Bitrix24Error(status: 200, code: "MALFORMED", message: "\(method): the answer is not JSON")
         }
         guard let result = answer["result"] else {
