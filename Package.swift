@@ -134,13 +134,14 @@ let package = Package(
 
         // Benchmarks of the C doors against their raw baselines (run in release; see docs/benchmarks.md).
         .executableTarget(name: "foundation-bench", dependencies: ["Postgres", "AMQP"]),
+        .target(name: "BenchSupport", dependencies: ["Postgres", "Schema", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "collection-bench", dependencies: [
-            "Collection", "Collectors", "Domain", "Postgres", "Sandbox", "Schema", "Settings", "YandexDirect", "GoogleAds", "Meta", "VKAds",
+            "BenchSupport", "Collection", "Collectors", "Domain", "Postgres", "Sandbox", "Schema", "Settings", "YandexDirect", "GoogleAds", "Meta", "VKAds",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
 
         .executableTarget(name: "dealsync-bench", dependencies: [
-            "DealSync", "Domain", "Postgres", "Runtime", "Sandbox", "Schema", "Settings",
+            "BenchSupport", "DealSync", "Domain", "Postgres", "Runtime", "Sandbox", "Schema", "Settings",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -73,14 +73,50 @@ public struct AmoCRMSource: CRMSource {
         var number = 1
         while true {
             let page = try await client.leads(updatedFrom: from, page: number)
-            if !page.items.isEmpty { try await body(deals(page.items)) }
+            if !page.items.isEmpty { try await body(try await withProducts(deals(page.items), leads: page.items)) }
             guard page.hasNext, !page.items.isEmpty else { return }
             number += 1
         }
     }
 
     public func deals(ids: [String]) async throws -> CRMDealPage {
-        deals(try await client.leads(ids: ids))
+        let leads = try await client.leads(ids: ids)
+        return try await withProducts(deals(leads), leads: leads)
+    }
+
+    /// Fills the product lines of deals whose leads carry catalog elements (`with=catalog_elements`:
+    /// element id and quantity), naming and pricing them from their catalogs.
+    func withProducts(_ page: CRMDealPage, leads: [JSONValue]) async throws -> CRMDealPage {
+        var wanted: [String: Set<String>] = [:]  // catalog → element ids
+        var linked: [String: [(element: String, catalog: String, quantity: Decimal)]] = [:]
+        for lead in leads {
+            guard let id = lead["id"]?.text, let elements = lead["_embedded"]?["catalog_elements"]?.array, !elements.isEmpty else { continue }
+            for element in elements {
+                guard let elementID = element["id"]?.text, let catalog = element["metadata"]?["catalog_id"]?.text else { continue }
+                let quantity = element["metadata"]?["quantity"]?.text.flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) } ?? 1
+                wanted[catalog, default: []].insert(elementID)
+                linked[id, default: []].append((elementID, catalog, quantity))
+            }
+        }
+        guard !linked.isEmpty else { return page }
+        var named: [String: (name: String, price: Decimal?)] = [:]  // "catalog/element"
+        for (catalog, ids) in wanted {
+            for element in try await client.catalogElements(catalogID: catalog, ids: ids.sorted()) {
+                guard let id = element["id"]?.text else { continue }
+                let price = (element["custom_fields_values"]?.array ?? []).first { $0["field_code"]?.text == "PRICE" }?["values"]?.array?.first?["value"]?.text
+                named["\(catalog)/\(id)"] = (element["name"]?.text ?? id, price.flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) })
+            }
+        }
+        var result = page
+        for index in result.deals.indices {
+            guard let lines = linked[result.deals[index].id] else { continue }
+            result.deals[index].lines = lines.map { line in
+                let found = named["\(line.catalog)/\(line.element)"]
+                return CRMProductLine(productID: line.element, name: found?.name ?? line.element, quantity: line.quantity, price: found?.price)
+            }
+            result.deals[index].products = result.deals[index].lines.map(\.name)
+        }
+        return result
     }
 
     public func contacts(ids: [String]) async throws -> [CRMContact] {

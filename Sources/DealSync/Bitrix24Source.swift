@@ -34,11 +34,35 @@ public struct Bitrix24Source: CRMSource {
     let fields: Fields
     /// Whether to read payment items (`payments: off` when the portal keeps none).
     let readsPayments: Bool
+    /// Whether to read product rows (`product_rows: off` when deals carry none).
+    let readsProductRows: Bool
 
-    public init(client: Bitrix24Client, fields: Fields, readsPayments: Bool = true) {
+    public init(client: Bitrix24Client, fields: Fields, readsPayments: Bool = true, readsProductRows: Bool = true) {
         self.client = client
         self.fields = fields
         self.readsPayments = readsPayments
+        self.readsProductRows = readsProductRows
+    }
+
+    /// Fills the deals' product lines from `crm.deal.productrows.get`, 50 deals a batch.
+    func withProducts(_ page: CRMDealPage) async throws -> CRMDealPage {
+        guard readsProductRows, !page.deals.isEmpty else { return page }
+        var result = page
+        for start in stride(from: 0, to: result.deals.count, by: 50) {
+            let range = start..<min(result.deals.count, start + 50)
+            let answers = try await client.batch(result.deals[range].map { ("r\($0.id)", "crm.deal.productrows.get?id=\($0.id)") })
+            for index in range {
+                let rows = answers["r\(result.deals[index].id)"]?.array ?? []
+                guard !rows.isEmpty else { continue }
+                result.deals[index].lines = rows.map { row in
+                    CRMProductLine(productID: row["PRODUCT_ID"]?.text ?? "", name: row["PRODUCT_NAME"]?.text ?? row["PRODUCT_ID"]?.text ?? "",
+                                   quantity: row["QUANTITY"]?.text.flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) } ?? 1,
+                                   price: row["PRICE"]?.text.flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) })
+                }
+                result.deals[index].products = result.deals[index].lines.map(\.name)
+            }
+        }
+        return result
     }
 
     static let utmFields = ["UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM"]
@@ -96,7 +120,7 @@ public struct Bitrix24Source: CRMSource {
                     "start": start,
                 ]))
                 let rows = answer.result.array ?? []
-                if !rows.isEmpty { try await body(deals(rows)) }
+                if !rows.isEmpty { try await body(try await withProducts(deals(rows))) }
                 guard let next = answer.next, next > start else { return }
                 start = next
             }
@@ -109,7 +133,7 @@ public struct Bitrix24Source: CRMSource {
             ]))
             let rows = answer.result.array ?? []
             guard !rows.isEmpty else { return }
-            try await body(deals(rows))
+            try await body(try await withProducts(deals(rows)))
             guard let id = rows.last?["ID"]?.text, rows.count >= 50 else { return }
             last = id
         }
@@ -130,7 +154,7 @@ public struct Bitrix24Source: CRMSource {
             page.deals += part.deals
             page.problems += part.problems
         }
-        return page
+        return try await withProducts(page)
     }
 
     public func contacts(ids: [String]) async throws -> [CRMContact] {
@@ -212,11 +236,8 @@ public struct Bitrix24Source: CRMSource {
         return formatter.string(from: date).replacingOccurrences(of: "Z", with: "+00:00")
     }
 
-    static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
-    }
+    /// `2026-03-01T10:15:00+03:00` (RFC 3339 with its offset, as Bitrix24 sends dates).
+    static func date(_ text: String) -> Date? { Timestamp.parse(text) }
 
     func deals(_ rows: [JSONValue]) -> CRMDealPage {
         var page = CRMDealPage(deals: [], problems: [])

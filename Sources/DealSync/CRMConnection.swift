@@ -84,7 +84,8 @@ public struct CRMConnection: Sendable {
                 configuration: .init(webhookURL: try webhook.resolve(), requestsPerSecond: try number("requests_per_second", 2),
                                      backoff: try number("backoff_seconds", 1)),
                 logger: logger)
-            crm = Bitrix24Source(client: client, fields: .init(options: options), readsPayments: options["payments"] != "off")
+            crm = Bitrix24Source(client: client, fields: .init(options: options), readsPayments: options["payments"] != "off",
+                                 readsProductRows: options["product_rows"] != "off")
             applicationToken = try source.credentials["application_token"]?.resolve()
         }
         var engine = DealSyncEngine(source: crm, store: store, pool: pool, logger: logger)

@@ -79,6 +79,20 @@ public struct CRMCatalog: Sendable, Equatable {
     }
 }
 
+/// A product line of a deal.
+public struct CRMProductLine: Sendable, Equatable {
+    public var productID: String
+    public var name: String
+    public var quantity: Decimal
+    public var price: Decimal?
+    public init(productID: String, name: String, quantity: Decimal, price: Decimal?) {
+        self.productID = productID
+        self.name = name
+        self.quantity = quantity
+        self.price = price
+    }
+}
+
 /// One deal as both CRMs are read into it. Amounts are exact decimals as entered, in `currency`.
 public struct CRMDeal: Sendable, Equatable {
     public var id: String
@@ -100,6 +114,8 @@ public struct CRMDeal: Sendable, Equatable {
     public var utm: [String: String]
     public var tags: [String]
     public var lossReason: String?
+    /// Product lines (catalog elements, product rows); `products` names them when the CRM has them.
+    public var lines: [CRMProductLine] = []
 
     public init(
         id: String, name: String? = nil, pipelineID: String, stageID: String, createdAt: Date, updatedAt: Date, closedAt: Date? = nil,

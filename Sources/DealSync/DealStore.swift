@@ -110,6 +110,28 @@ public struct DealStore: Sendable {
             }
             try await connection.query("DELETE FROM crm.sync_errors WHERE project_id = $1 AND connection_id = $2 AND deal_id = ANY($3::text[])",
                                        [project, id, deals.map(\.id)])
+            // Product lines are replaced with their deal — only where this write took (a newer
+            // stored version keeps its own lines).
+            let taken = Set(try await connection.query("""
+                SELECT deal_id FROM crm.deals WHERE project_id = $1 AND connection_id = $2 AND deal_id = ANY($3::text[]) AND synced_at = $4
+                """, [project, id, deals.map(\.id), now]).map { try $0.decode(String.self, 0) })
+            try await connection.query("""
+                DELETE FROM crm.deal_products WHERE project_id = $1 AND connection_id = $2 AND deal_id = ANY($3::text[])
+                """, [project, id, Array(taken)])
+            let lines = deals.filter { taken.contains($0.id) }.flatMap { deal in deal.lines.enumerated().map { (deal.id, $0.offset + 1, $0.element) } }
+            if !lines.isEmpty {
+                _ = try await connection.bulkWrite(PGBulkWrite(
+                    table: "crm.deal_products",
+                    columns: ["project_id", "connection_id", "deal_id", "line", "product_id", "name", "quantity", "price"],
+                    mode: .insertNew(key: ["project_id", "connection_id", "deal_id", "line"]))) { writer in
+                    for (deal, line, product) in lines {
+                        for value: (any PGEncodable)? in [project, id, deal, line, product.productID, product.name, product.quantity, product.price] {
+                            writer.field(value)
+                        }
+                        try writer.endRow()
+                    }
+                }
+            }
         }
         for problem in page.problems {
             try await connection.query("""

@@ -1,4 +1,5 @@
 import AmoCRM
+import Domain
 import Foundation
 import Postgres
 
@@ -15,11 +16,11 @@ public struct PGAmoTokenStore: AmoTokenStore {
         self.connection = connection
     }
 
-    public func load() async throws -> AmoToken? {
+    public func load() async throws -> StoredToken? {
         try await pool.withConnection { try await read(on: $0, lock: false) }
     }
 
-    public func rotate(stale: String?, _ refresh: @Sendable (AmoToken?) async throws -> AmoToken) async throws -> AmoToken {
+    public func rotate(stale: String?, _ refresh: @Sendable (StoredToken?) async throws -> StoredToken) async throws -> StoredToken {
         try await pool.withTransaction { connection in
             // The row exists before it can be locked; a placeholder that is already expired.
             try await connection.query("""
@@ -39,12 +40,12 @@ public struct PGAmoTokenStore: AmoTokenStore {
         }
     }
 
-    private func read(on connection: PGConnection, lock: Bool) async throws -> AmoToken? {
+    private func read(on connection: PGConnection, lock: Bool) async throws -> StoredToken? {
         let rows = try await connection.query("""
             SELECT access_token, refresh_token, expires_at FROM crm.tokens WHERE project_id = $1 AND connection_id = $2\(lock ? " FOR UPDATE" : "")
             """, [project, self.connection])
         guard let row = rows.first else { return nil }
-        return AmoToken(accessToken: try row.decode(String.self, 0), refreshToken: try row.decode(String?.self, 1),
+        return StoredToken(accessToken: try row.decode(String.self, 0), refreshToken: try row.decode(String?.self, 1),
                         expiresAt: try row.decode(Date.self, 2))
     }
 }

@@ -29,13 +29,9 @@ public struct PaymentSheet: Sendable {
         var payments: [CRMPayment] = []
         var occurrences: [String: Int] = [:]
         for row in csv.rows {
-            func value(_ index: Int?) -> String? {
-                guard let index, index < row.fields.count else { return nil }
-                let text = row.fields[index].trimmingCharacters(in: .whitespaces)
-                return text.isEmpty ? nil : text
-            }
-            func fail(_ column: String, _ message: String) -> CSVError { CSVError(line: row.line, "\(column): \(message)") }
-            if row.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+            let value = row.value
+            let fail = row.error
+            if row.isBlank { continue }
             guard let dealID = value(deal) else { throw fail("deal", "is empty") }
             guard let dateText = value(date) else { throw fail("date", "is empty") }
             guard let paidAt = Self.instant(dateText, timeZone: timeZone) else {

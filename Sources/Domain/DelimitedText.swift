@@ -10,6 +10,19 @@ public struct DelimitedText: Sendable {
             self.line = line
             self.fields = fields
         }
+
+        /// The trimmed field at `index`; nil when the column is absent or the field empty.
+        public func value(_ index: Int?) -> String? {
+            guard let index, index < fields.count else { return nil }
+            let text = fields[index].trimmingCharacters(in: .whitespaces)
+            return text.isEmpty ? nil : text
+        }
+
+        /// Whether every field is empty (a blank line of a spreadsheet export).
+        public var isBlank: Bool { fields.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty } }
+
+        /// An error naming this row's line and `column`.
+        public func error(_ column: String, _ message: String) -> CSVError { CSVError(line: line, "\(column): \(message)") }
     }
 
     public let separator: Character

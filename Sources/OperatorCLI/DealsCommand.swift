@@ -34,6 +34,19 @@ public struct DealsCommand: AsyncParsableCommand {
         }
     }
 
+    /// Runs `body` with a pool that is closed afterwards, whatever happens.
+    static func withPool<T>(_ settings: Settings, _ body: (PGPool) async throws -> T) async throws -> T {
+        let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-deals"), logger: CLI.logger("deals"))
+        do {
+            let result = try await body(pool)
+            await pool.close()
+            return result
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Deals per status, stages the mapping cannot place, deals that failed to sync, and where each sync stands.")
@@ -41,14 +54,7 @@ public struct DealsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (settings, project, sources) = try scope.resolve()
-            let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-deals"), logger: CLI.logger("deals"))
-            do {
-                try await report(sources, project: project, pool: pool)
-                await pool.close()
-            } catch {
-                await pool.close()
-                throw error
-            }
+            try await DealsCommand.withPool(settings) { try await report(sources, project: project, pool: $0) }
         }
 
         func report(_ sources: [Source], project: Project, pool: PGPool) async throws {
@@ -94,18 +100,13 @@ public struct DealsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (settings, project, sources) = try scope.resolve()
-            let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-deals"), logger: CLI.logger("deals"))
-            do {
+            try await DealsCommand.withPool(settings) { pool in
                 for source in sources {
                     let connection = try CRMConnection.make(source, project: project, pool: pool, logger: CLI.logger("deals"))
                     let outcome = try await DealRemap.run(connection.engine.store, pool: pool)
                     let changes = outcome.changed.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) now \($0.key.rawValue)" }
                     print("\(project.id)/\(source.id): \(changes.isEmpty ? "no status changed" : changes.joined(separator: ", ")); cost of goods changed for \(outcome.costsChanged)")
                 }
-                await pool.close()
-            } catch {
-                await pool.close()
-                throw error
             }
         }
     }
@@ -158,16 +159,11 @@ public struct DealsCommand: AsyncParsableCommand {
             } catch let error as CSVError {
                 throw ValidationError("\(file): \(error)")
             }
-            let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-deals"), logger: CLI.logger("deals"))
-            do {
+            try await DealsCommand.withPool(settings) { pool in
                 let connection = try CRMConnection.make(source, project: project, pool: pool, logger: CLI.logger("deals"))
                 let stored = try await sheet.store(connection.engine.store, pool: pool)
-                await pool.close()
                 print("loaded \(stored.payments) payments of \(stored.deals) deals into \(project.id)/\(source.id)"
                       + (stored.unknownDeals > 0 ? "; \(stored.unknownDeals) deals are not synced yet (kept, they join when they arrive)" : ""))
-            } catch {
-                await pool.close()
-                throw error
             }
         }
     }

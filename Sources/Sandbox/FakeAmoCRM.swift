@@ -44,10 +44,14 @@ public final class FakeAmoCRM: Sendable {
         public var fields: [Int64: (code: String?, name: String, value: String)]
         public var tags: [String]
         public var contactIDs: [Int64]
+        /// Catalog elements (products of catalog `FakeAmoCRM.catalogID`) and their quantities.
+        public var products: [(element: Int64, quantity: Int)]
 
         public init(id: Int64, name: String, price: Int64, pipelineID: Int64, statusID: Int64, responsibleUserID: Int64 = 504141,
                     createdAt: Int64, updatedAt: Int64? = nil, closedAt: Int64? = nil,
-                    fields: [Int64: (code: String?, name: String, value: String)] = [:], tags: [String] = [], contactIDs: [Int64] = []) {
+                    fields: [Int64: (code: String?, name: String, value: String)] = [:], tags: [String] = [], contactIDs: [Int64] = [],
+                    products: [(element: Int64, quantity: Int)] = []) {
+            self.products = products
             self.id = id
             self.name = name
             self.price = price
@@ -116,6 +120,12 @@ public final class FakeAmoCRM: Sendable {
             return order
         }
     }
+
+    /// The products catalog and its elements (id → name, price).
+    public static let catalogID: Int64 = 5001
+    public static let catalog: [Int64: (name: String, price: String)] = [
+        9001: ("Курс «Аналитика»", "45000"), 9002: ("Консультация", "5000.50"), 9003: ("Вебинар", "0"),
+    ]
 
     /// The paid-total field's id (domain.md definition 10) in this fake.
     public static let paidFieldID: Int64 = 700200
@@ -263,6 +273,9 @@ public final class FakeAmoCRM: Sendable {
             }
         }
         router.get("/api/v4/contacts") { request, _ in self.api(request) { state, query in self.contacts(&state, query) } }
+        router.get("/api/v4/catalogs/:catalog/elements") { request, context in
+            self.api(request) { _, query in self.elements(catalog: context.parameters.get("catalog") ?? "", query) }
+        }
         router.get("/api/v4/events") { request, _ in self.api(request) { state, query in self.events(&state, query, request) } }
         return router
     }
@@ -353,13 +366,13 @@ public final class FakeAmoCRM: Sendable {
             let slice = leads.prefix(limit)
             guard !slice.isEmpty else { return Response(status: .noContent) }
             let withContacts = (value(query, "with") ?? "").contains("contacts")
-            let items = slice.map { lead(state, $0, withContacts: withContacts) }
+            let items = slice.map { lead(state, $0, withContacts: withContacts, withCatalog: (value(query, "with") ?? "").contains("catalog_elements")) }
             return Self.json(.ok, #"{"_page": \#(page), "_links": {"self": {"href": "/api/v4/leads?page=\#(page)"}\#(Self.next(page, limit, total, "leads"))}, "_embedded": {"leads": [\#(items.joined(separator: ", "))]}}"#)
         }
         let slice = leads.dropFirst((page - 1) * limit).prefix(limit)
         guard !slice.isEmpty else { return Response(status: .noContent) }
         let withContacts = (value(query, "with") ?? "").contains("contacts")
-        let items = slice.map { lead(state, $0, withContacts: withContacts) }
+        let items = slice.map { lead(state, $0, withContacts: withContacts, withCatalog: (value(query, "with") ?? "").contains("catalog_elements")) }
         return Self.json(.ok, #"{"_page": \#(page), "_links": {"self": {"href": "/api/v4/leads?page=\#(page)"}\#(Self.next(page, limit, leads.count, "leads"))}, "_embedded": {"leads": [\#(items.joined(separator: ", "))]}}"#)
     }
 
@@ -372,7 +385,7 @@ public final class FakeAmoCRM: Sendable {
         return String(decoding: try! JSONEncoder().encode(value), as: UTF8.self)
     }
 
-    private func lead(_ state: State, _ lead: Lead, withContacts: Bool) -> String {
+    private func lead(_ state: State, _ lead: Lead, withContacts: Bool, withCatalog: Bool) -> String {
         let fields = lead.fields.sorted { $0.key < $1.key }.map { id, field in
             #"{"field_id": \#(id), "field_name": \#(text(field.name)), "field_code": \#(text(field.code)), "field_type": "\#(field.code?.hasPrefix("UTM") == true ? "tracking_data" : "text")", "values": [{"value": \#(text(field.value))}]}"#
         }
@@ -382,8 +395,21 @@ public final class FakeAmoCRM: Sendable {
         let contacts = withContacts
             ? #", "contacts": [\#(lead.contactIDs.enumerated().map { #"{"id": \#($1), "is_main": \#($0 == 0), "_links": {"self": {"href": "/api/v4/contacts/\#($1)"}}}"# }.joined(separator: ", "))]"#
             : ""
+        let elements = (value: lead.products.map { #"{"id": \#($0.element), "metadata": {"quantity": \#($0.quantity), "catalog_id": \#(Self.catalogID)}}"# }, asked: withCatalog)
+        let catalogElements = elements.asked ? #", "catalog_elements": [\#(elements.value.joined(separator: ", "))]"# : ""
         let tags = lead.tags.enumerated().map { #"{"id": \#(50 + $0), "name": \#(text($1))}"# }.joined(separator: ", ")
-        return #"{"id": \#(lead.id), "name": \#(text(lead.name)), "price": \#(price), "responsible_user_id": \#(lead.responsibleUserID), "group_id": 0, "status_id": \#(status), "pipeline_id": \#(lead.pipelineID), "loss_reason_id": null, "created_by": 504141, "updated_by": 504141, "created_at": \#(lead.createdAt), "updated_at": \#(lead.updatedAt), "closed_at": \#(lead.closedAt.map(String.init) ?? "null"), "closest_task_at": null, "is_deleted": false, "custom_fields_values": \#(custom), "score": null, "account_id": 29000001, "_links": {"self": {"href": "/api/v4/leads/\#(lead.id)"}}, "_embedded": {"tags": [\#(tags)], "companies": []\#(contacts)}}"#
+        return #"{"id": \#(lead.id), "name": \#(text(lead.name)), "price": \#(price), "responsible_user_id": \#(lead.responsibleUserID), "group_id": 0, "status_id": \#(status), "pipeline_id": \#(lead.pipelineID), "loss_reason_id": null, "created_by": 504141, "updated_by": 504141, "created_at": \#(lead.createdAt), "updated_at": \#(lead.updatedAt), "closed_at": \#(lead.closedAt.map(String.init) ?? "null"), "closest_task_at": null, "is_deleted": false, "custom_fields_values": \#(custom), "score": null, "account_id": 29000001, "_links": {"self": {"href": "/api/v4/leads/\#(lead.id)"}}, "_embedded": {"tags": [\#(tags)], "companies": []\#(contacts)\#(catalogElements)}}"#
+    }
+
+    private func elements(catalog: String, _ query: [(key: String, value: String)]) -> Response {
+        guard catalog == String(Self.catalogID) else { return Self.problem(404, "Not Found", "Catalog not found") }
+        let ids = values(query, "filter[id][]").compactMap(Int64.init)
+        let found = ids.compactMap { id in Self.catalog[id].map { (id, $0) } }
+        guard !found.isEmpty else { return Response(status: .noContent) }
+        let items = found.map { id, element in
+            #"{"id": \#(id), "name": \#(text(element.name)), "catalog_id": \#(Self.catalogID), "custom_fields_values": [{"field_id": 800001, "field_name": "Цена", "field_code": "PRICE", "field_type": "price", "values": [{"value": "\#(element.price)"}]}]}"#
+        }
+        return Self.json(.ok, #"{"_page": 1, "_links": {"self": {"href": "/api/v4/catalogs/\#(catalog)/elements"}}, "_embedded": {"elements": [\#(items.joined(separator: ", "))]}}"#)
     }
 
     private func pipelinesAnswer() -> Response {

@@ -37,6 +37,8 @@ public final class FakeBitrix24: Sendable {
         public var closed: Int64?
         public var utm: [String: String]
         public var custom: [String: String]
+        /// Product rows.
+        public var rows: [ProductRow] = []
 
         public init(id: Int, title: String, categoryID: Int, stageID: String, opportunity: String, currency: String = "RUB",
                     assignedBy: Int = 17, contactID: Int? = nil, created: Int64, modified: Int64? = nil, closed: Int64? = nil,
@@ -54,6 +56,17 @@ public final class FakeBitrix24: Sendable {
             self.closed = closed
             self.utm = utm
             self.custom = custom
+        }
+    }
+
+    public struct ProductRow: Sendable, Equatable {
+        public var name: String
+        public var price: String
+        public var quantity: Int
+        public init(name: String, price: String, quantity: Int) {
+            self.name = name
+            self.price = price
+            self.quantity = quantity
         }
     }
 
@@ -163,19 +176,15 @@ public final class FakeBitrix24: Sendable {
         stages[category]?.first { $0.id == stage }?.semantics ?? "P"
     }
 
+    /// Moscow time with its offset, as a Russian portal answers: `2026-03-01T10:15:00+03:00`.
     static func iso(_ seconds: Int64) -> String {
-        // Moscow time, as a Russian portal answers.
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(secondsFromGMT: 3 * 3600)
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+        let local = seconds + 3 * 3600
+        let day = LocalDay(daysSinceEpoch: local >= 0 ? local / 86_400 : (local - 86_399) / 86_400)
+        let second = local - day.daysSinceEpoch * 86_400
+        return String(format: "%@T%02d:%02d:%02d+03:00", day.description, Int(second / 3600), Int(second % 3600 / 60), Int(second % 60))
     }
 
-    static func seconds(_ iso: String) -> Int64? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: iso).map { Int64($0.timeIntervalSince1970) }
-    }
+    static func seconds(_ iso: String) -> Int64? { Timestamp.parse(iso).map { Int64($0.timeIntervalSince1970) } }
 
     // MARK: - HTTP
 
@@ -296,6 +305,12 @@ public final class FakeBitrix24: Sendable {
                 for field in ["UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM"] { row[field] = deal.utm[field] ?? NSNull() }
                 for (field, value) in deal.custom { row[field] = value }
                 return row
+            }))
+        case "crm.deal.productrows.get":
+            guard let id = Int("\(parameters["id"] ?? "")"), let deal = state.deals[id] else { return .failure(Failure(code: "", text: "Not found")) }
+            return .success(Success(result: deal.rows.enumerated().map { index, row -> [String: Any] in
+                ["ID": String(id * 10 + index), "OWNER_ID": String(id), "OWNER_TYPE": "D", "PRODUCT_ID": 700 + index, "PRODUCT_NAME": row.name,
+                 "PRICE": Double(row.price) ?? 0, "QUANTITY": row.quantity, "DISCOUNT_RATE": 0, "TAX_RATE": NSNull(), "MEASURE_NAME": "шт"]
             }))
         case "crm.category.list":
             return .success(Success(result: ["categories": [["id": 0, "name": "Общая", "sort": 100, "entityTypeId": 2, "isDefault": "Y"],

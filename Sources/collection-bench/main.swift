@@ -1,5 +1,6 @@
 import Collection
 import Collectors
+import BenchSupport
 import Domain
 import Foundation
 import Logging
@@ -28,26 +29,8 @@ let serverURL = ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "postgres
 var logger = Logger(label: "bench")
 logger.logLevel = .critical
 
-func seconds(_ body: () async throws -> Void) async rethrows -> Double {
-    let start = ContinuousClock.now
-    try await body()
-    let d = (ContinuousClock.now - start).components
-    return Double(d.seconds) + Double(d.attoseconds) / 1e18
-}
-
-func freshDatabase() async throws -> String {
-    var components = URLComponents(string: serverURL)!
-    let name = "bench_\(UUID().uuidString.prefix(8).lowercased())"
-    components.path = "/postgres"
-    let admin = try await PGConnection.connect(PGConfiguration(url: components.string!), logger: logger)
-    try await admin.simpleQuery("CREATE DATABASE \(name)")
-    await admin.close()
-    components.path = "/\(name)"
-    let connection = try await PGConnection.connect(PGConfiguration(url: components.string!), logger: logger)
-    try await Migrator(logger: logger).migrate(on: connection)
-    await connection.close()
-    return components.string!
-}
+func seconds(_ body: () async throws -> Void) async rethrows -> Double { try await Bench.seconds(body) }
+func freshDatabase() async throws -> String { try await Bench.freshDatabase(serverURL: serverURL, logger: logger) }
 
 // A report of `rows` rows over 30 days: 2026-03-01..30.
 let start = LocalDay(iso: "2026-03-01")!

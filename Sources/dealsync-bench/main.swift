@@ -1,4 +1,5 @@
 import DealSync
+import BenchSupport
 import Domain
 import Foundation
 import Hummingbird
@@ -29,26 +30,8 @@ let logger: Logger = {
     return logger
 }()
 
-func seconds(_ body: () async throws -> Void) async rethrows -> Double {
-    let start = ContinuousClock.now
-    try await body()
-    let d = (ContinuousClock.now - start).components
-    return Double(d.seconds) + Double(d.attoseconds) / 1e18
-}
-
-func freshDatabase() async throws -> String {
-    var components = URLComponents(string: serverURL)!
-    let name = "bench_\(UUID().uuidString.prefix(8).lowercased())"
-    components.path = "/postgres"
-    let admin = try await PGConnection.connect(PGConfiguration(url: components.string!), logger: logger)
-    try await admin.simpleQuery("CREATE DATABASE \(name)")
-    await admin.close()
-    components.path = "/\(name)"
-    let connection = try await PGConnection.connect(PGConfiguration(url: components.string!), logger: logger)
-    try await Migrator(logger: logger).migrate(on: connection)
-    await connection.close()
-    return components.string!
-}
+func seconds(_ body: () async throws -> Void) async rethrows -> Double { try await Bench.seconds(body) }
+func freshDatabase() async throws -> String { try await Bench.freshDatabase(serverURL: serverURL, logger: logger) }
 
 print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB; fakes, deal-sync, PostgreSQL and RabbitMQ on one host")
 

@@ -252,6 +252,14 @@ import Testing
             #expect(try await world.pool.query("SELECT message FROM crm.sync_errors WHERE deal_id = '19004'")[0].decode(String.self, 0)
                     .contains("price"))
             #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE deal_id = '19006' AND status = 'unknown'") == 1)
+            // The operator sees both in the CLI's status.
+            let config = try Self.configFile(url: url, pollSeconds: "60")
+            let status = try ChildProcess("analytics", arguments: ["deals", "status", "--config", config],
+                                          environment: ["DATABASE_URL": world.databaseURL, "AMO_CLIENT_SECRET": "client-secret-x"])
+            #expect(await status.waitForExit(seconds: 60) == 0, "\(status.log)")
+            #expect(status.log.contains("unknown: 1 deals"), "\(status.log)")
+            #expect(status.log.contains("unknown stage 3001/99999: 1 deals"), "\(status.log)")
+            #expect(status.log.contains("not synced: amocrm deal 19004: price: '45 000 руб' is not valid"), "\(status.log)")
             // Fixed in the CRM: the next sync takes it and clears the error.
             world.fake.setKnobs(FakeAmoCRM.Knobs())
             world.fake.setPrice(19_004, 5_000)
@@ -284,10 +292,69 @@ import Testing
         return path
     }
 
-    @Test func aWebhookSyncsThatDealAtOnceWithoutAFullPoll() async throws {
-        let world = try await World.make(leads: 80)
+    @Test func anEmptyCRMAnswers204AndPaymentSheetsReplaceTheirDealsPayments() async throws {
+        let world = try await World.make(leads: 0)
         try await FakeServer.serve(world.fake.router()) { url in
-            let config = try Self.configFile(url: url, pollSeconds: "3600")
+            let connection = try world.connection(url)
+            let outcome = try await connection.engine.poll(catalog: try await connection.engine.syncCatalog())
+            #expect(outcome.written == 0 && outcome.pages == 0)
+            #expect(world.fake.paths.filter { $0 == "/api/v4/leads" }.count == 1)  // one 204, no second page asked
+            #expect(try await world.count("SELECT count(*) FROM crm.sync_state WHERE full_sync_done_at IS NOT NULL") == 1)
+
+            // Payments kept elsewhere: a CSV for two deals, then a corrected export of one of them.
+            let (leads, contacts) = AmoCRMDealSyncTests.leads(4)
+            world.fake.load(leads, contacts: contacts)
+            world.fake.move(19_001, stage: 142)
+            _ = try await connection.engine.poll(catalog: try await connection.engine.syncCatalog())
+            let moscow = TimeZone(identifier: "Europe/Moscow")!
+            let first = try PaymentSheet("deal;date;amount\n19001;01.03.2026;5000\n19001;02.03.2026;5 007,00\n19002;03.03.2026;100\n",
+                                         currency: "RUB", timeZone: moscow)
+            let stored = try await first.store(connection.engine.store, pool: world.pool)
+            #expect(stored.payments == 3 && stored.deals == 2 && stored.unknownDeals == 0)
+            let corrected = try PaymentSheet("deal;date;amount\n19001;01.03.2026;5000\n19001;05.03.2026;-1000\n", currency: "RUB", timeZone: moscow)
+            _ = try await corrected.store(connection.engine.store, pool: world.pool)
+            let rows = try await world.pool.query("""
+                SELECT deal_id, origin, amount::text FROM crm.deal_payments WHERE deal_id IN ('19001', '19002') ORDER BY deal_id, paid_at
+                """).map { "\(try $0.decode(String.self, 0)) \(try $0.decode(String.self, 1)) \(try $0.decode(String.self, 2))" }
+            // 19001: the corrected file replaced its payments (a refund included); the won deal's
+            // implied payment gave way to them. 19002 keeps its payment.
+            #expect(rows == ["19001 csv 5000.0000", "19001 csv -1000.0000", "19002 csv 100.0000"])
+        }
+    }
+
+    @Test func productsComeFromCatalogElementsWithTheirNamesPricesAndMargins() async throws {
+        let world = try await World.make(leads: 0)
+        var (leads, contacts) = AmoCRMDealSyncTests.leads(6)
+        leads[1].products = [(9001, 1), (9002, 3)]
+        leads[2].products = [(9003, 1)]
+        world.fake.load(leads, contacts: contacts)
+        let changed = leads[1]
+        try await FakeServer.serve(world.fake.router()) { url in
+            let connection = try world.connection(url, options: ["margin.Курс «Аналитика»": "80"])
+            _ = try await connection.engine.poll(catalog: try await connection.engine.syncCatalog())
+            let lines = try await world.pool.query("SELECT deal_id, line, product_id, name, quantity::text, price::text FROM crm.deal_products ORDER BY 1, 2")
+                .map { row in try (0..<6).map { try row.decode(String.self, $0) }.joined(separator: "|") }
+            #expect(lines == ["19001|1|9001|Курс «Аналитика»|1.0000|45000.0000", "19001|2|9002|Консультация|3.0000|5000.5000",
+                              "19002|1|9003|Вебинар|1.0000|0.0000"])
+            // The first product with a margin sets cost of goods: 20 % of the amount.
+            #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE deal_id = '19001' AND cost_of_goods = amount * 0.2 AND products[1] = 'Курс «Аналитика»'") == 1)
+            // A product removed in the CRM disappears here with the next version of the deal.
+            world.fake.load([{ var lead = changed; lead.products = [(9002, 1)]; lead.updatedAt = world.fake.now + 1; return lead }()], contacts: [])
+            _ = try await connection.engine.poll(catalog: try await connection.engine.syncCatalog())
+            #expect(try await world.count("SELECT count(*) FROM crm.deal_products WHERE deal_id = '19001'") == 1)
+        }
+    }
+}
+
+/// The tests that run the deal-sync executable. Every deal-sync process consumes the one
+/// `deal-sync` queue of the shared broker, so two of them at once would take each other's
+/// webhooks: these run one after the other.
+@Suite(.serialized) struct DealSyncProcessTests {
+    @Test func aWebhookSyncsThatDealAtOnceWithoutAFullPoll() async throws {
+        let world = try await AmoCRMDealSyncTests.World.make(leads: 80)
+        _ = try? await AMQPAdmin.purge(ClusterTopology.dealSyncQueue, configuration: TestStack.amqp)  // leftovers of earlier runs
+        try await FakeServer.serve(world.fake.router()) { url in
+            let config = try AmoCRMDealSyncTests.configFile(url: url, pollSeconds: "3600")
             let environment = ["DATABASE_URL": world.databaseURL, "AMO_CLIENT_SECRET": "client-secret-x"]
             let service = try ChildProcess("deal-sync", arguments: ["--config", config], environment: environment)
             let synced = await TestStack.eventually(seconds: 60) { ((try? await world.count("SELECT count(*) FROM crm.deals")) ?? 0) == 80 }
@@ -334,11 +401,12 @@ import Testing
     }
 
     @Test func killingDealSyncMidSyncThenRestartingLosesAndDoublesNothing() async throws {
-        let world = try await World.make(leads: 3000)
+        let world = try await AmoCRMDealSyncTests.World.make(leads: 3000)
         for id in stride(from: Int64(19_000), to: 19_300, by: 3) { world.fake.setPaid(id, to: "1000") }
+        _ = try? await AMQPAdmin.purge(ClusterTopology.dealSyncQueue, configuration: TestStack.amqp)  // leftovers of earlier runs
         try await FakeServer.serve(world.fake.router()) { url in
             // 25 requests a second: the 12 pages of the full sync take a few seconds.
-            let config = try Self.configFile(url: url, pollSeconds: "3600", requestsPerSecond: "25")
+            let config = try AmoCRMDealSyncTests.configFile(url: url, pollSeconds: "3600", requestsPerSecond: "25")
             let environment = ["DATABASE_URL": world.databaseURL, "AMO_CLIENT_SECRET": "client-secret-x"]
             let first = try ChildProcess("deal-sync", arguments: ["--config", config], environment: environment)
             let started = await TestStack.eventually(seconds: 60) { ((try? await world.count("SELECT count(*) FROM crm.deals")) ?? 0) >= 500 }
@@ -357,36 +425,6 @@ import Testing
             #expect(try await world.count("SELECT count(*) FROM crm.deal_payments WHERE origin = 'field_event' AND amount = 1000") == 100)
             second.signal(SIGTERM)
             _ = await second.waitForExit(seconds: 30)
-        }
-    }
-
-    @Test func anEmptyCRMAnswers204AndPaymentSheetsReplaceTheirDealsPayments() async throws {
-        let world = try await World.make(leads: 0)
-        try await FakeServer.serve(world.fake.router()) { url in
-            let connection = try world.connection(url)
-            let outcome = try await connection.engine.poll(catalog: try await connection.engine.syncCatalog())
-            #expect(outcome.written == 0 && outcome.pages == 0)
-            #expect(world.fake.paths.filter { $0 == "/api/v4/leads" }.count == 1)  // one 204, no second page asked
-            #expect(try await world.count("SELECT count(*) FROM crm.sync_state WHERE full_sync_done_at IS NOT NULL") == 1)
-
-            // Payments kept elsewhere: a CSV for two deals, then a corrected export of one of them.
-            let (leads, contacts) = AmoCRMDealSyncTests.leads(4)
-            world.fake.load(leads, contacts: contacts)
-            world.fake.move(19_001, stage: 142)
-            _ = try await connection.engine.poll(catalog: try await connection.engine.syncCatalog())
-            let moscow = TimeZone(identifier: "Europe/Moscow")!
-            let first = try PaymentSheet("deal;date;amount\n19001;01.03.2026;5000\n19001;02.03.2026;5 007,00\n19002;03.03.2026;100\n",
-                                         currency: "RUB", timeZone: moscow)
-            let stored = try await first.store(connection.engine.store, pool: world.pool)
-            #expect(stored.payments == 3 && stored.deals == 2 && stored.unknownDeals == 0)
-            let corrected = try PaymentSheet("deal;date;amount\n19001;01.03.2026;5000\n19001;05.03.2026;-1000\n", currency: "RUB", timeZone: moscow)
-            _ = try await corrected.store(connection.engine.store, pool: world.pool)
-            let rows = try await world.pool.query("""
-                SELECT deal_id, origin, amount::text FROM crm.deal_payments WHERE deal_id IN ('19001', '19002') ORDER BY deal_id, paid_at
-                """).map { "\(try $0.decode(String.self, 0)) \(try $0.decode(String.self, 1)) \(try $0.decode(String.self, 2))" }
-            // 19001: the corrected file replaced its payments (a refund included); the won deal's
-            // implied payment gave way to them. 19002 keeps its payment.
-            #expect(rows == ["19001 csv 5000.0000", "19001 csv -1000.0000", "19002 csv 100.0000"])
         }
     }
 }

@@ -148,7 +148,7 @@ import Testing
             #expect(ids == ["4113"])
             let before = fake.methods.count
             _ = try await pool.withTransaction { try await connection.engine.syncDeals(ids: ids, catalog: catalog, on: $0) }
-            #expect(Array(fake.methods.dropFirst(before)).sorted() == ["crm.contact.get", "crm.deal.list", "crm.item.payment.list"])
+            #expect(Array(fake.methods.dropFirst(before)).sorted() == ["crm.contact.get", "crm.deal.list", "crm.deal.productrows.get", "crm.item.payment.list"])
             #expect(try await pool.query("SELECT status FROM crm.deals WHERE deal_id = '4113'")[0].decode(String.self, 0) == "won")
             // A delete event: the deal is gone from the CRM and is marked deleted.
             fake.delete(4_114)
@@ -185,6 +185,24 @@ import Testing
                 #expect(!"\(error)".contains("wrong-secret-code"))
             }
             #expect(fake.requests == requests + 1)
+        }
+        await pool.close()
+    }
+
+    @Test func productRowsAreReadInBatches() async throws {
+        let fake = Self.world(0)
+        var deal = FakeBitrix24.Deal(id: 7_001, title: "С товарами", categoryID: 0, stageID: "NEW", opportunity: "15001.00", created: 1_772_000_000)
+        deal.rows = [FakeBitrix24.ProductRow(name: "Тариф «Про»", price: "15000", quantity: 1), FakeBitrix24.ProductRow(name: "Доставка", price: "0.5", quantity: 2)]
+        fake.load([deal, FakeBitrix24.Deal(id: 7_002, title: "Без товаров", categoryID: 0, stageID: "NEW", opportunity: "1", created: 1_772_000_001)], contacts: [:])
+        let database = try await TestStack.freshDatabase()
+        let pool = PGPool(PGConfiguration(url: database), logger: TestStack.logger)
+        try await FakeServer.serve(fake.router()) { url in
+            let connection = try Self.connection(url, database: database, pool: pool)
+            _ = try await connection.engine.poll(catalog: try await connection.engine.syncCatalog())
+            let lines = try await pool.query("SELECT deal_id, name, quantity::text, price::text FROM crm.deal_products ORDER BY deal_id, line")
+                .map { row in try (0..<4).map { try row.decode(String.self, $0) }.joined(separator: "|") }
+            #expect(lines == ["7001|Тариф «Про»|1.0000|15000.0000", "7001|Доставка|2.0000|0.5000"])
+            #expect(fake.methods.filter { $0 == "crm.deal.productrows.get" }.count == 2)
         }
         await pool.close()
     }

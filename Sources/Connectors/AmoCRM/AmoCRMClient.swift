@@ -5,27 +5,15 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// An amoCRM OAuth token pair as stored between runs and replicas.
-public struct AmoToken: Sendable, Equatable {
-    public var accessToken: String
-    public var refreshToken: String?
-    public var expiresAt: Date
-    public init(accessToken: String, refreshToken: String?, expiresAt: Date) {
-        self.accessToken = accessToken
-        self.refreshToken = refreshToken
-        self.expiresAt = expiresAt
-    }
-}
-
 /// Where the tokens of one amoCRM connection live. amoCRM rotates the refresh token on every
 /// refresh and the old one stops working, so a refresh runs under an exclusive lock (every
 /// replica shares the store) and the new pair is saved before the access token is used.
 public protocol AmoTokenStore: Sendable {
-    func load() async throws -> AmoToken?
+    func load() async throws -> StoredToken?
     /// Under the store's lock: reads the stored pair; when its access token is still `stale`
     /// (or nothing is stored), calls `refresh` with it and saves what it returns; returns the
     /// pair now stored. A pair another replica already renewed is returned as it is.
-    func rotate(stale: String?, _ refresh: @Sendable (AmoToken?) async throws -> AmoToken) async throws -> AmoToken
+    func rotate(stale: String?, _ refresh: @Sendable (StoredToken?) async throws -> StoredToken) async throws -> StoredToken
 }
 
 /// The amoCRM API v4 (api-contracts.md §2): leads with contacts in pages of up to 250 (204 when
@@ -70,7 +58,7 @@ public actor AmoCRMClient {
     private let http: HTTPClient
     private let logger: Logger
     private let limiter: RateLimiter
-    private var token: AmoToken?
+    private var token: StoredToken?
 
     public init(configuration: Configuration, store: any AmoTokenStore, http: HTTPClient = .shared, logger: Logger) {
         self.configuration = configuration
@@ -85,7 +73,7 @@ public actor AmoCRMClient {
     /// Leads modified at or after `updatedFrom` (Unix seconds; nil: all), oldest change first,
     /// with their contacts and loss reasons.
     public func leads(updatedFrom: Int64?, page: Int, limit: Int = 250) async throws -> Page {
-        var query = [("with", "contacts,loss_reason"), ("limit", String(limit)), ("page", String(page)), ("order[updated_at]", "asc")]
+        var query = [("with", "contacts,loss_reason,catalog_elements"), ("limit", String(limit)), ("page", String(page)), ("order[updated_at]", "asc")]
         if let updatedFrom { query.append(("filter[updated_at][from]", String(updatedFrom))) }
         return try await list(of: "leads", "/api/v4/leads", query)
     }
@@ -95,7 +83,7 @@ public actor AmoCRMClient {
         var all: [JSONValue] = []
         for start in stride(from: 0, to: ids.count, by: 250) {
             let slice = ids[start..<min(ids.count, start + 250)]
-            let query = [("with", "contacts,loss_reason"), ("limit", "250")] + slice.map { ("filter[id][]", $0) }
+            let query = [("with", "contacts,loss_reason,catalog_elements"), ("limit", "250")] + slice.map { ("filter[id][]", $0) }
             all += try await list(of: "leads", "/api/v4/leads", query).items
         }
         return all
@@ -107,6 +95,16 @@ public actor AmoCRMClient {
         for start in stride(from: 0, to: ids.count, by: 250) {
             let slice = ids[start..<min(ids.count, start + 250)]
             all += try await list(of: "contacts", "/api/v4/contacts", [("limit", "250")] + slice.map { ("filter[id][]", $0) }).items
+        }
+        return all
+    }
+
+    /// Elements of a catalog (products) by id, 250 a call.
+    public func catalogElements(catalogID: String, ids: [String]) async throws -> [JSONValue] {
+        var all: [JSONValue] = []
+        for start in stride(from: 0, to: ids.count, by: 250) {
+            let slice = ids[start..<min(ids.count, start + 250)]
+            all += try await list(of: "elements", "/api/v4/catalogs/\(catalogID)/elements", [("limit", "250")] + slice.map { ("filter[id][]", $0) }).items
         }
         return all
     }
@@ -208,7 +206,7 @@ public actor AmoCRMClient {
 
     /// `POST /oauth2/access_token`: the stored refresh token (or the configured one, or the
     /// authorization code the first time) for a new pair.
-    private func refresh(_ stored: AmoToken?) async throws -> AmoToken {
+    private func refresh(_ stored: StoredToken?) async throws -> StoredToken {
         guard case .oauth(let clientID, let clientSecret, let redirectURI, let initialRefresh, let code) = configuration.auth else {
             throw AmoCRMError(status: 401, title: "Unauthorized", detail: "the long-lived token was refused")
         }
@@ -235,7 +233,7 @@ public actor AmoCRMClient {
             throw AmoCRMError(status: status, title: error.title, detail: "the token exchange was refused: \(error.detail)")
         }
         logger.info("amoCRM tokens renewed; the new refresh token is stored")
-        return AmoToken(accessToken: answer.access_token, refreshToken: answer.refresh_token ?? stored?.refreshToken,
+        return StoredToken(accessToken: answer.access_token, refreshToken: answer.refresh_token ?? stored?.refreshToken,
                         expiresAt: Date().addingTimeInterval(answer.expires_in ?? 86_400))
     }
 }

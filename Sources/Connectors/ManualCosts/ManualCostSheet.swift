@@ -45,13 +45,9 @@ public struct ManualCostSheet: Sendable {
         var sums: [Key: (row: SpendRow, line: Int)] = [:]
         var order: [Key] = []
         for row in csv.rows {
-            func value(_ index: Int?) -> String? {
-                guard let index, index < row.fields.count else { return nil }
-                let text = row.fields[index].trimmingCharacters(in: .whitespaces)
-                return text.isEmpty ? nil : text
-            }
-            func fail(_ column: String, _ message: String) -> CSVError { CSVError(line: row.line, "\(column): \(message)") }
-            if row.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+            let value = row.value
+            let fail = row.error
+            if row.isBlank { continue }
             let days: [LocalDay]
             switch (value(date), value(month)) {
             case (let text?, nil):

@@ -12,16 +12,6 @@ public protocol TokenStore: Sendable {
     func save(_ token: StoredToken) async throws
 }
 
-public struct StoredToken: Sendable, Equatable {
-    public var accessToken: String
-    public var refreshToken: String?
-    public var expiresAt: Date
-    public init(accessToken: String, refreshToken: String?, expiresAt: Date) {
-        self.accessToken = accessToken
-        self.refreshToken = refreshToken
-        self.expiresAt = expiresAt
-    }
-}
 
 /// The VK Ads API v2 (`ads.vk.com`) and legacy myTarget (`target.my.com`): same engine.
 ///

@@ -96,6 +96,21 @@ COMMENT ON COLUMN crm.deals.amount IS 'The deal''s amount as entered in the CRM,
 COMMENT ON COLUMN crm.deals.amounts_include_vat IS 'Whether the connection says its amounts and payments include VAT.';
 COMMENT ON COLUMN crm.deals.is_deleted IS 'Deleted in the CRM (found by reconciliation or a delete webhook); left out of analytics.';
 
+-- The products of each deal (amoCRM catalog elements, Bitrix24 product rows), replaced with the
+-- deal on every sync.
+CREATE TABLE crm.deal_products (
+    project_id    text NOT NULL,
+    connection_id text NOT NULL,
+    deal_id       text NOT NULL,
+    line          integer NOT NULL,
+    product_id    text NOT NULL,
+    name          text NOT NULL,
+    quantity      numeric(20, 4) NOT NULL,
+    price         numeric(20, 4),
+    PRIMARY KEY (project_id, connection_id, deal_id, line)
+);
+COMMENT ON TABLE crm.deal_products IS 'Product lines of deals: what was sold, how many, at what price (as entered in the CRM).';
+
 -- Stage history: every stage change with its time (amoCRM lead_status_changed events,
 -- Bitrix24 crm.stagehistory.list).
 CREATE TABLE crm.stage_changes (

@@ -1,0 +1,35 @@
+import Foundation
+import Logging
+import Postgres
+import Schema
+
+/// What every benchmark executable needs: a wall clock and fresh migrated databases.
+public enum Bench {
+    /// Seconds `body` took on the continuous clock.
+    public static func seconds(_ body: () async throws -> Void) async rethrows -> Double {
+        let start = ContinuousClock.now
+        try await body()
+        let d = (ContinuousClock.now - start).components
+        return Double(d.seconds) + Double(d.attoseconds) / 1e18
+    }
+
+    /// A new database on the server of `serverURL`, migrated; returns its URL.
+    public static func freshDatabase(serverURL: String, logger: Logger) async throws -> String {
+        var components = URLComponents(string: serverURL)!
+        let name = "bench_\(UUID().uuidString.prefix(8).lowercased())"
+        components.path = "/postgres"
+        let admin = try await PGConnection.connect(PGConfiguration(url: components.string!), logger: logger)
+        try await admin.simpleQuery("CREATE DATABASE \(name)")
+        await admin.close()
+        components.path = "/\(name)"
+        let connection = try await PGConnection.connect(PGConfiguration(url: components.string!), logger: logger)
+        try await Migrator(logger: logger).migrate(on: connection)
+        await connection.close()
+        return components.string!
+    }
+
+    /// The machine line every benchmark prints first.
+    public static var machine: String {
+        "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB"
+    }
+}
