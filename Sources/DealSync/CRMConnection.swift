@@ -56,7 +56,8 @@ public struct CRMConnection: Sendable {
         var applicationToken: String?
         switch kind {
         case .amocrm:
-            guard let base = source.baseURL ?? source.account.map({ "https://\($0).amocrm.ru" }) else {
+            // `account`: the subdomain (`school`) or the whole host (`school.amocrm.ru`, `school.kommo.com`).
+            guard let base = source.baseURL ?? source.account.map({ $0.contains(".") ? "https://\($0)" : "https://\($0).amocrm.ru" }) else {
                 throw SettingsError("source \(source.id): base_url or account (the amoCRM subdomain) is required")
             }
             let auth: AmoCRMClient.Auth
