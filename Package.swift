@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "analytics", targets: ["analytics"]),
         .executable(name: "runtime-testbed", targets: ["runtime-testbed"]),
         .executable(name: "deal-sync", targets: ["deal-sync"]),
+        .executable(name: "tracker", targets: ["tracker"]),
     ] + collectors.map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -111,6 +112,20 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The tracker's HTTP API: validation, normalisation, batched confirmed publishing.
+        .target(name: "Tracker", dependencies: [
+            "Domain", "Runtime", "Settings", "AMQP",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "tracker", dependencies: [
+            "Tracker", "Runtime", "Settings",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Fake servers of every external API, speaking their wire formats (tests and the demo).
         .target(name: "Sandbox", dependencies: [
             "Domain", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24",
@@ -147,11 +162,12 @@ let package = Package(
         ]),
 
         .testTarget(name: "UnitTests", dependencies: [
-            "Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts", "AmoCRM", "DealSync",
+            "Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts", "AmoCRM", "DealSync", "Tracker",
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
-            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24", "DealSync",
+            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24", "DealSync", "Tracker",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ]
 )

@@ -7,22 +7,6 @@ import Logging
 import Postgres
 import Runtime
 
-/// The payload of a `crm.webhook` message: a CRM's webhook body as it arrived (the tracker
-/// forwards them; `analytics deals webhook` injects one).
-public struct CRMWebhookMessage: Codable, Sendable, Equatable {
-    public var connection: String
-    public var contentType: String
-    public var body: String
-
-    enum CodingKeys: String, CodingKey { case connection, contentType = "content_type", body }
-
-    public init(connection: String, contentType: String = "application/x-www-form-urlencoded", body: String) {
-        self.connection = connection
-        self.contentType = contentType
-        self.body = body
-    }
-}
-
 /// Applies `crm.webhook` messages: the announced deals are fetched and written at once, in the
 /// worker's transaction (with their `deal.changed`). A webhook that names no deal of a known
 /// connection, or whose account does not match, fails with that reason (and is dead-lettered).

@@ -3,6 +3,7 @@ import DealSync
 import Domain
 import Foundation
 import Postgres
+import Runtime
 import Settings
 
 /// `analytics deals …`: the operator's view of deal-sync.

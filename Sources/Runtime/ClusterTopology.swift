@@ -10,17 +10,40 @@ public enum ClusterTopology {
     public static let spendUpdated = "spend.updated"
     /// deal-sync wrote deals: `{connection, crm, deals}`.
     public static let dealChanged = "deal.changed"
+    /// The tracker accepted visits and leads: `TrackedBatch` (many records a message).
+    public static let eventsTracked = "events.tracked"
+    /// The identity resolver changed links: `{leads, days}` for the aggregator.
+    public static let attributionDirty = "attribution.dirty"
     /// A CRM webhook to apply: `{connection, content_type, body}` (the tracker forwards them; the
     /// CLI can inject one).
     public static let crmWebhook = "crm.webhook"
 
-    /// The aggregator's queue: spend and deal changes.
+    /// The aggregator's queue: spend changes and links the resolver changed.
     public static let aggregatorQueue = "aggregator"
+    /// The identity resolver's queue: tracked visits and leads, deal changes.
+    public static let identityQueue = "identity"
     /// deal-sync's queue: CRM webhooks.
     public static let dealSyncQueue = "deal-sync"
 
     /// Every exchange and queue of the domain events, with their dead-letter queues.
     public static let all = AMQPTopology(exchanges: [.init(exchange)])
-        .merging(.workQueue(aggregatorQueue, exchange: exchange, routingKeys: [spendUpdated, dealChanged]))
+        .merging(.workQueue(aggregatorQueue, exchange: exchange, routingKeys: [spendUpdated, attributionDirty]))
+        .merging(.workQueue(identityQueue, exchange: exchange, routingKeys: [eventsTracked, dealChanged]))
         .merging(.workQueue(dealSyncQueue, exchange: exchange, routingKeys: [crmWebhook]))
+}
+
+/// The payload of a `crm.webhook` message: a CRM's webhook body as it arrived (the tracker
+/// forwards them; `analytics deals webhook` injects one).
+public struct CRMWebhookMessage: Codable, Sendable, Equatable {
+    public var connection: String
+    public var contentType: String
+    public var body: String
+
+    enum CodingKeys: String, CodingKey { case connection, contentType = "content_type", body }
+
+    public init(connection: String, contentType: String = "application/x-www-form-urlencoded", body: String) {
+        self.connection = connection
+        self.contentType = contentType
+        self.body = body
+    }
 }

@@ -13,16 +13,20 @@ public struct Project: Codable, Sendable, Equatable {
     public var ingestKey: Secret?
     /// Public key for browser beacons (record only).
     public var siteKey: Secret?
+    /// The project's own site domains: referrers from them (and their subdomains) are not
+    /// external (domain.md definition 1).
+    public var siteDomains: [String]
     public var sources: [Source]
 
     enum CodingKeys: String, CodingKey {
-        case id, name, timeZone = "time_zone", currency, ingestKey = "ingest_key", siteKey = "site_key", sources
+        case id, name, timeZone = "time_zone", currency, ingestKey = "ingest_key", siteKey = "site_key", siteDomains = "site_domains", sources
     }
 
     public init(
         id: String, name: String, timeZone: String = "Europe/Moscow", currency: String = "RUB", ingestKey: Secret? = nil,
-        siteKey: Secret? = nil, sources: [Source] = []
+        siteKey: Secret? = nil, siteDomains: [String] = [], sources: [Source] = []
     ) {
+        self.siteDomains = siteDomains
         self.id = id
         self.name = name
         self.timeZone = timeZone
@@ -40,6 +44,7 @@ public struct Project: Codable, Sendable, Equatable {
         currency = try c.decodeIfPresent(String.self, forKey: .currency) ?? "RUB"
         ingestKey = try c.decodeIfPresent(Secret.self, forKey: .ingestKey)
         siteKey = try c.decodeIfPresent(Secret.self, forKey: .siteKey)
+        siteDomains = try c.decodeIfPresent([String].self, forKey: .siteDomains) ?? []
         sources = try c.decodeIfPresent([Source].self, forKey: .sources) ?? []
     }
 

@@ -2,6 +2,7 @@ import DealSync
 import Domain
 import Foundation
 import Postgres
+import Runtime
 import Sandbox
 import Settings
 import Testing

@@ -1,0 +1,70 @@
+import AMQP
+import Domain
+import Foundation
+import Runtime
+
+/// Gathers what concurrent requests accept into one `events.tracked` message per project every
+/// few milliseconds (or every `maxRecords`), publishes it persistent with a broker confirm, and
+/// only then lets each request answer. One confirmed message carries many visits: the broker's
+/// message rate no longer bounds the tracker's request rate, and nothing answered 2xx can be
+/// lost if the tracker dies right after.
+public actor IngestBatcher {
+    struct Pending {
+        var batch = TrackedBatch()
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var scheduled = false
+    }
+
+    private let publisher: AMQPPublisher
+    private let maxRecords: Int
+    private let lingerMilliseconds: Int
+    private var pending: [String: Pending] = [:]
+
+    public init(publisher: AMQPPublisher, maxRecords: Int = 1000, lingerMilliseconds: Int = 2) {
+        self.publisher = publisher
+        self.maxRecords = maxRecords
+        self.lingerMilliseconds = lingerMilliseconds
+    }
+
+    /// Returns once the records are in a message the broker confirmed.
+    /// - Throws: the publisher's error when the broker did not confirm (the request answers 503).
+    public func submit(project: String, visits: [TrackedVisit] = [], leads: [TrackedLead] = []) async throws {
+        guard !visits.isEmpty || !leads.isEmpty else { return }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            var entry = pending[project, default: Pending()]
+            entry.batch.visits += visits
+            entry.batch.leads += leads
+            entry.waiters.append(continuation)
+            let full = entry.batch.visits.count + entry.batch.leads.count >= maxRecords
+            let schedule = !entry.scheduled && !full
+            if schedule { entry.scheduled = true }
+            pending[project] = entry
+            if full {
+                flush(project)
+            } else if schedule {
+                let linger = lingerMilliseconds
+                Task {
+                    try? await Task.sleep(for: .milliseconds(linger))
+                    self.flush(project)
+                }
+            }
+        }
+    }
+
+    /// Takes the project's pending records and publishes them in the background.
+    private func flush(_ project: String) {
+        guard let entry = pending.removeValue(forKey: project), !entry.waiters.isEmpty else { return }
+        let publisher = publisher
+        Task {
+            do {
+                let id = UUID().uuidString.lowercased()
+                let body = try Envelope.encode(type: ClusterTopology.eventsTracked, project: project, id: id, payload: entry.batch)
+                try await publisher.publish(AMQPMessage(exchange: ClusterTopology.exchange, routingKey: ClusterTopology.eventsTracked,
+                                                        body: body, messageID: id, type: ClusterTopology.eventsTracked))
+                for waiter in entry.waiters { waiter.resume() }
+            } catch {
+                for waiter in entry.waiters { waiter.resume(throwing: error) }
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+import Domain
+import Foundation
+
+/// A visit as the tracker accepted it (contracts.md §1), normalised: UTM tags filled from the
+/// landing URL where the body has none, click ids found, the referrer classified.
+public struct TrackedVisit: Codable, Sendable, Equatable {
+    public var visitID: String
+    public var clientID: String?
+    /// RFC 3339 in UTC with microseconds.
+    public var occurredAt: String
+    public var landingURL: String
+    public var referrer: String?
+    /// The referrer's host, lower-cased, without `www.`; nil when there is none.
+    public var referrerHost: String?
+    /// `search`, `social`, `referral`, `internal` (the project's own site) or `none`.
+    public var referrerKind: String
+    public var utmSource: String?
+    public var utmMedium: String?
+    public var utmCampaign: String?
+    public var utmContent: String?
+    public var utmTerm: String?
+    public var clickID: String?
+    /// `yclid`, `gclid`, `fbclid`, `rb_clickid` when the id came from the landing URL, `body` when posted.
+    public var clickIDKind: String?
+    public var userAgent: String?
+    /// `paid`, `tagged`, `organic`, `social`, `referral` or `direct` (domain.md definitions 1 and 4).
+    public var traffic: String
+    public var receivedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case visitID = "visit_id", clientID = "client_id", occurredAt = "occurred_at", landingURL = "landing_url", referrer,
+             referrerHost = "referrer_host", referrerKind = "referrer_kind", utmSource = "utm_source", utmMedium = "utm_medium",
+             utmCampaign = "utm_campaign", utmContent = "utm_content", utmTerm = "utm_term", clickID = "click_id",
+             clickIDKind = "click_id_kind", userAgent = "user_agent", traffic, receivedAt = "received_at"
+    }
+}
+
+/// A lead as the tracker accepted it: phone in E.164 (or none), e-mail lower-cased.
+public struct TrackedLead: Codable, Sendable, Equatable {
+    public var requestID: String
+    public var visitID: String?
+    public var clientID: String?
+    public var occurredAt: String
+    public var kind: String
+    public var phone: String?
+    public var email: String?
+    public var name: String?
+    public var page: String?
+    public var product: String?
+    public var receivedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case requestID = "request_id", visitID = "visit_id", clientID = "client_id", occurredAt = "occurred_at", kind, phone, email,
+             name, page, product, receivedAt = "received_at"
+    }
+}
+
+/// The payload of an `events.tracked` message: whatever concurrent requests brought in a few
+/// milliseconds, for one project.
+public struct TrackedBatch: Codable, Sendable, Equatable {
+    public var visits: [TrackedVisit]
+    public var leads: [TrackedLead]
+    public init(visits: [TrackedVisit] = [], leads: [TrackedLead] = []) {
+        self.visits = visits
+        self.leads = leads
+    }
+}
+
+/// A bad request body: what is wrong and which field (HTTP 400 `{"error", "field"}`).
+public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var error: String
+    public var field: String?
+    public init(_ error: String, field: String?) {
+        self.error = error
+        self.field = field
+    }
+    public var description: String { field.map { "\($0): \(error)" } ?? error }
+}
+
+/// Reads and normalises posted visits and leads.
+public struct EventReader: Sendable {
+    /// The project's own site domains (their referrers are internal).
+    public var siteDomains: [String]
+    public init(siteDomains: [String]) { self.siteDomains = siteDomains.map { $0.lowercased() } }
+
+    static let maxText = 2048
+    static let idCharacters = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_.:"))
+    public static let leadKinds: Set<String> = ["form", "call", "email", "chat"]
+    static let paidMedia: Set<String> = ["cpc", "ppc", "cpm", "cpv", "cpa", "paid", "paid_social", "paidsocial", "display", "banner", "retargeting"]
+
+    // MARK: - fields
+
+    private func object(_ value: JSONValue) throws -> [String: JSONValue] {
+        guard case .object(let fields) = value else { throw InputError("the body must be a JSON object", field: nil) }
+        return fields
+    }
+
+    private func string(_ fields: [String: JSONValue], _ key: String, required: Bool = false, max: Int = maxText) throws -> String? {
+        guard let value = fields[key], !value.isNull else {
+            if required { throw InputError("is required", field: key) }
+            return nil
+        }
+        guard case .string(let text) = value else { throw InputError("must be a string", field: key) }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty {
+            if required { throw InputError("is empty", field: key) }
+            return nil
+        }
+        guard trimmed.count <= max else { throw InputError("is longer than \(max) characters", field: key) }
+        return trimmed
+    }
+
+    private func identifier(_ fields: [String: JSONValue], _ key: String, required: Bool = false) throws -> String? {
+        guard let text = try string(fields, key, required: required, max: 128) else { return nil }
+        guard text.unicodeScalars.allSatisfy({ Self.idCharacters.contains($0) }) else {
+            throw InputError("may hold only letters, digits, '-', '_', '.', ':'", field: key)
+        }
+        return text
+    }
+
+    private func instant(_ fields: [String: JSONValue]) throws -> String {
+        let text = try string(fields, "occurred_at", required: true)!
+        guard let date = Timestamp.parse(text) else { throw InputError("is not an RFC 3339 time with an offset", field: "occurred_at") }
+        return Timestamp.format(date)
+    }
+
+    // MARK: - visits
+
+    /// A visit; `newID` numbers it when the body gives none.
+    public func visit(_ value: JSONValue, receivedAt: Date, newID: () -> String) throws -> TrackedVisit {
+        let fields = try object(value)
+        let landing = try string(fields, "landing_url", required: true, max: 8192)!
+        guard let url = URLComponents(string: landing), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+            throw InputError("is not an absolute http(s) URL", field: "landing_url")
+        }
+        let referrer = try string(fields, "referrer", max: 8192)
+        var referrerHost: String?
+        if let referrer {
+            guard let components = URLComponents(string: referrer), let host = components.host, !host.isEmpty else {
+                throw InputError("is not a URL", field: "referrer")
+            }
+            referrerHost = Self.bareHost(host)
+        }
+        let query = Dictionary((url.percentEncodedQuery ?? "").isEmpty ? [] : FormURLEncoded.parse(url.percentEncodedQuery!).map { ($0.key.lowercased(), $0.value) },
+                               uniquingKeysWith: { first, _ in first })
+        func utm(_ key: String) throws -> String? {
+            if let posted = try string(fields, key, max: 500) { return posted }
+            return query[key].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : String($0.prefix(500)) }
+        }
+        var clickID = try string(fields, "click_id", max: 512)
+        var clickKind: String? = clickID == nil ? nil : "body"
+        if clickID == nil, let found = ["yclid", "gclid", "fbclid", "rb_clickid"].first(where: { !(query[$0] ?? "").isEmpty }) {
+            clickID = query[found]
+            clickKind = found
+        }
+        var visit = TrackedVisit(
+            visitID: try identifier(fields, "visit_id") ?? newID(), clientID: try identifier(fields, "client_id"),
+            occurredAt: try instant(fields), landingURL: landing, referrer: referrer, referrerHost: referrerHost,
+            referrerKind: referrerHost.map(kind(ofHost:)) ?? "none", utmSource: try utm("utm_source"), utmMedium: try utm("utm_medium"),
+            utmCampaign: try utm("utm_campaign"), utmContent: try utm("utm_content"), utmTerm: try utm("utm_term"), clickID: clickID,
+            clickIDKind: clickKind, userAgent: try string(fields, "user_agent", max: 1024), traffic: "direct",
+            receivedAt: Timestamp.format(receivedAt))
+        visit.traffic = Self.traffic(visit)
+        return visit
+    }
+
+    static func bareHost(_ host: String) -> String {
+        let lower = host.lowercased()
+        return lower.hasPrefix("www.") ? String(lower.dropFirst(4)) : lower
+    }
+
+    static let searchEngines = ["yandex.", "ya.ru", "google.", "bing.com", "go.mail.ru", "search.mail.ru", "duckduckgo.com", "yahoo.com",
+                                "nova.rambler.ru", "search.yahoo.", "baidu.com", "ecosia.org"]
+    static let socialNetworks = ["vk.com", "vk.ru", "m.vk.com", "ok.ru", "facebook.com", "fb.com", "instagram.com", "t.me", "telegram.org",
+                                 "twitter.com", "x.com", "youtube.com", "linkedin.com", "dzen.ru", "zen.yandex.ru", "pinterest.", "tiktok.com",
+                                 "whatsapp.com", "rutube.ru", "vc.ru"]
+
+    /// `internal` for the project's own domains (and their subdomains), then `social`, `search`,
+    /// else `referral`.
+    func kind(ofHost host: String) -> String {
+        if siteDomains.contains(where: { host == $0 || host.hasSuffix("." + $0) }) { return "internal" }
+        func matches(_ pattern: String) -> Bool {
+            pattern.hasSuffix(".") ? host.hasPrefix(pattern) || host.contains("." + pattern) : host == pattern || host.hasSuffix("." + pattern)
+        }
+        if Self.socialNetworks.contains(where: matches) { return "social" }
+        if Self.searchEngines.contains(where: matches) { return "search" }
+        return "referral"
+    }
+
+    /// Definition 4: paid = a paid medium or any ad click id; direct = no UTM, no click id, no
+    /// external referrer; otherwise the referrer's kind, or `tagged` for other UTM-tagged traffic.
+    static func traffic(_ visit: TrackedVisit) -> String {
+        if let medium = visit.utmMedium?.lowercased(), paidMedia.contains(medium) { return "paid" }
+        if visit.clickID != nil { return "paid" }
+        let tagged = [visit.utmSource, visit.utmMedium, visit.utmCampaign, visit.utmContent, visit.utmTerm].contains { $0 != nil }
+        if tagged { return "tagged" }
+        switch visit.referrerKind {
+        case "search": return "organic"
+        case "social": return "social"
+        case "referral": return "referral"
+        default: return "direct"
+        }
+    }
+
+    // MARK: - leads
+
+    public func lead(_ value: JSONValue, receivedAt: Date) throws -> TrackedLead {
+        let fields = try object(value)
+        let kind = try string(fields, "kind", required: true, max: 16)!
+        guard Self.leadKinds.contains(kind) else { throw InputError("must be form, call, email or chat", field: "kind") }
+        var email: String?
+        if let text = try string(fields, "email", max: 320) {
+            guard let normalised = ContactNormalization.email(text), normalised.split(separator: "@").count == 2 else {
+                throw InputError("is not an e-mail address", field: "email")
+            }
+            email = normalised
+        }
+        return TrackedLead(
+            requestID: try identifier(fields, "request_id", required: true)!, visitID: try identifier(fields, "visit_id"),
+            clientID: try identifier(fields, "client_id"), occurredAt: try instant(fields), kind: kind,
+            phone: try string(fields, "phone", max: 64).flatMap(ContactNormalization.phone), email: email,
+            name: try string(fields, "name", max: 256), page: try string(fields, "page", max: 8192), product: try string(fields, "product", max: 256),
+            receivedAt: Timestamp.format(receivedAt))
+    }
+}

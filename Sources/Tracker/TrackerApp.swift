@@ -1,0 +1,205 @@
+import AMQP
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Runtime
+import ServiceLifecycle
+import Settings
+
+/// The tracker: the HTTP API of contracts.md §1. Visits, leads and bulk events are validated,
+/// normalised and answered only after the broker confirmed the message that holds them; CRM
+/// webhooks become `crm.webhook` messages for deal-sync.
+public enum TrackerApp {
+    /// One project as the tracker knows it: its keys, its reader, its CRM webhook secrets.
+    struct ProjectKeys: Sendable {
+        let ingestKey: String?
+        let siteKey: String?
+        let reader: EventReader
+        /// webhook secret → (connection id, CRM kind, Bitrix24 application token).
+        let webhooks: [String: (connection: String, crm: String, applicationToken: String?)]
+    }
+
+    /// The API's routes over `projects`, publishing with `batcher` and `publisher`.
+    static func router(projects: [String: ProjectKeys], batcher: IngestBatcher, publisher: AMQPPublisher, logger: Logger) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/health") { _, _ in "ok\n" }
+        router.post("/v1/projects/:project/visits") { request, context in
+            await handle(request, context, projects: projects, allowSiteKey: true) { project, keys, body in
+                let visit = try keys.reader.visit(try parse(body), receivedAt: Date(), newID: { UUID().uuidString.lowercased() })
+                try await batcher.submit(project: project, visits: [visit])
+                return json(.created, ["visit_id": .string(visit.visitID)])
+            }
+        }
+        router.post("/v1/projects/:project/leads") { request, context in
+            await handle(request, context, projects: projects, allowSiteKey: true) { project, keys, body in
+                let lead = try keys.reader.lead(try parse(body), receivedAt: Date())
+                try await batcher.submit(project: project, leads: [lead])
+                return json(.accepted, ["request_id": .string(lead.requestID)])
+            }
+        }
+        router.post("/v1/projects/:project/events") { request, context in
+            await handle(request, context, projects: projects, allowSiteKey: false) { project, keys, body in
+                let received = Date()
+                var visits: [TrackedVisit] = []
+                var leads: [TrackedLead] = []
+                var rejected: [JSONOut] = []
+                for (index, line) in body.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+                    let text = line.last == 0x0D ? line.dropLast() : line[...]
+                    if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                    do {
+                        let value = try parse(Array(text))
+                        switch value["type"] {
+                        case .string("visit")?: visits.append(try keys.reader.visit(value, receivedAt: received, newID: { UUID().uuidString.lowercased() }))
+                        case .string("lead")?: leads.append(try keys.reader.lead(value, receivedAt: received))
+                        default: throw InputError("must be visit or lead", field: "type")
+                        }
+                    } catch let error as InputError {
+                        rejected.append(.object(["line": .number(index + 1), "error": .string(error.description)]))
+                    }
+                }
+                try await batcher.submit(project: project, visits: visits, leads: leads)
+                return json(.accepted, ["accepted": .number(visits.count + leads.count), "rejected": .array(rejected)])
+            }
+        }
+        router.post("/v1/projects/:project/webhooks/:crm/:secret") { request, context -> Response in
+            let project = context.parameters.get("project") ?? ""
+            guard let keys = projects[project] else { return json(.notFound, ["error": .string("unknown project")]) }
+            let crm = context.parameters.get("crm") ?? ""
+            guard let hook = keys.webhooks[context.parameters.get("secret") ?? ""], hook.crm == crm else {
+                return json(.notFound, ["error": .string("no \(crm) webhook with this secret in project \(project)")])
+            }
+            let bytes: [UInt8]
+            do { bytes = Array(try await request.body.collect(upTo: 1 << 20).readableBytesView) } catch {
+                return json(.contentTooLarge, ["error": .string("the body is larger than 1 MiB")])
+            }
+            let body = String(decoding: bytes, as: UTF8.self)
+            if crm == "bitrix24", let expected = hook.applicationToken {
+                let token = FormURLEncoded.parse(body).first { $0.key == "auth[application_token]" }?.value
+                guard token == expected else { return json(.unauthorized, ["error": .string("auth[application_token] does not match")]) }
+            }
+            let message = CRMWebhookMessage(connection: hook.connection,
+                                            contentType: request.headers[.contentType] ?? "application/x-www-form-urlencoded", body: body)
+            do {
+                let id = UUID().uuidString.lowercased()
+                try await publisher.publish(AMQPMessage(
+                    exchange: ClusterTopology.exchange, routingKey: ClusterTopology.crmWebhook,
+                    body: try Envelope.encode(type: ClusterTopology.crmWebhook, project: project, id: id, payload: message),
+                    messageID: id, type: ClusterTopology.crmWebhook))
+            } catch {
+                logger.error("a CRM webhook could not be queued", metadata: ["error": "\(error)"])
+                return json(.serviceUnavailable, ["error": .string("the webhook could not be stored; the CRM will retry")])
+            }
+            return json(.ok, ["ok": .bool(true)])
+        }
+        return router
+    }
+
+    /// Project, key and body checks shared by the record calls; maps errors to answers.
+    static func handle(
+        _ request: Request, _ context: BasicRequestContext, projects: [String: ProjectKeys], allowSiteKey: Bool,
+        _ body: (String, ProjectKeys, [UInt8]) async throws -> Response
+    ) async -> Response {
+        let project = context.parameters.get("project") ?? ""
+        guard let keys = projects[project] else { return json(.notFound, ["error": .string("unknown project")]) }
+        let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        let siteKey = request.uri.queryParameters.get("key")
+        let authorised = (bearer != nil && bearer == keys.ingestKey) || (allowSiteKey && siteKey != nil && siteKey == keys.siteKey)
+        guard authorised else {
+            return json(.unauthorized, ["error": .string(allowSiteKey ? "a valid ingest key (Bearer) or site key (?key=) is required"
+                                                                        : "a valid ingest key (Authorization: Bearer) is required")])
+        }
+        let bytes: [UInt8]
+        do { bytes = Array(try await request.body.collect(upTo: 1 << 20).readableBytesView) } catch {
+            return json(.contentTooLarge, ["error": .string("the body is larger than 1 MiB")])
+        }
+        do {
+            return try await body(project, keys, bytes)
+        } catch let error as InputError {
+            var answer: [String: JSONOut] = ["error": .string(error.error)]
+            if let field = error.field { answer["field"] = .string(field) }
+            return json(.badRequest, answer)
+        } catch {
+            context.logger.error("events could not be stored", metadata: ["error": "\(error)"])
+            return json(.serviceUnavailable, ["error": .string("the events could not be stored; retry")])
+        }
+    }
+
+    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+        do { return try JSONValue.parse(bytes) } catch let error as JSONParseError {
+            throw InputError("the body is not JSON (\(error))", field: nil)
+        }
+    }
+
+    /// A small JSON writer for the answers.
+    indirect enum JSONOut: Sendable {
+        case string(String), number(Int), bool(Bool), array([JSONOut]), object([String: JSONOut])
+
+        var text: String {
+            switch self {
+            case .string(let value): return String(decoding: try! JSONEncoder().encode(value), as: UTF8.self)
+            case .number(let value): return String(value)
+            case .bool(let value): return value ? "true" : "false"
+            case .array(let items): return "[" + items.map(\.text).joined(separator: ",") + "]"
+            case .object(let fields): return "{" + fields.sorted { $0.key < $1.key }.map { JSONOut.string($0.key).text + ":" + $0.value.text }.joined(separator: ",") + "}"
+            }
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ fields: [String: JSONOut]) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: JSONOut.object(fields).text + "\n")))
+    }
+
+    /// The projects' keys and webhook secrets, resolved once at start.
+    static func keys(_ settings: Settings) throws -> [String: ProjectKeys] {
+        var projects: [String: ProjectKeys] = [:]
+        for project in settings.projects {
+            var webhooks: [String: (connection: String, crm: String, applicationToken: String?)] = [:]
+            for source in project.sources where ["amocrm", "bitrix24"].contains(source.kind) {
+                guard let secret = try source.credentials["webhook_secret"]?.resolve() else { continue }
+                webhooks[secret] = (source.id, source.kind, try source.credentials["application_token"]?.resolve())
+            }
+            projects[project.id] = ProjectKeys(ingestKey: try project.ingestKey?.resolve(), siteKey: try project.siteKey?.resolve(),
+                                               reader: EventReader(siteDomains: project.siteDomains), webhooks: webhooks)
+        }
+        return projects
+    }
+
+    /// The tracker process: the API on `port`, health and metrics on `HTTP_PORT`, the publisher
+    /// closed last on SIGTERM.
+    public static func build(settings: Settings, host: String = "0.0.0.0", port: Int, logger: Logger,
+                             onServerRunning: (@Sendable (Int) async -> Void)? = nil) throws -> ServiceGroup {
+        let projects = try keys(settings)
+        let amqp = try AMQPConfiguration(url: settings.amqpURL)
+        let publisher = AMQPPublisher(configuration: amqp, topology: ClusterTopology.all, name: "tracker",
+                                      settings: .init(giveUpAfterSeconds: 10), logger: logger)
+        let batcher = IngestBatcher(publisher: publisher)
+        let readiness = Readiness()
+        readiness.set("http", ready: true)
+        let api = Application(
+            router: router(projects: projects, batcher: batcher, publisher: publisher, logger: logger),
+            configuration: .init(address: .hostname(host, port: port), serverName: "skvoznaya-tracker"),
+            onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? port) },
+            logger: logger)
+        let health = HealthServer.make(port: settings.httpPort, readiness: readiness, registry: Observability.registry, logger: logger)
+        logger.info("starting", metadata: ["amqp.url": "\(amqp.redactedURL)", "projects": "\(projects.count)", "port": "\(port)"])
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: PublisherCloser(publisher: publisher)), .init(service: health),
+                       .init(service: api, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(15)
+        return ServiceGroup(configuration: configuration)
+    }
+}
+
+/// Closes the publisher when the group shuts down, after the API stopped taking requests.
+struct PublisherCloser: Service {
+    let publisher: AMQPPublisher
+    func run() async throws {
+        try? await gracefulShutdown()
+        await publisher.close()
+    }
+}
