@@ -161,6 +161,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        .executableTarget(name: "tracker-bench", dependencies: [
+            "BenchSupport", "Tracker", "Runtime", "Settings", "AMQP", "Domain",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         .testTarget(name: "UnitTests", dependencies: [
             "Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts", "AmoCRM", "DealSync", "Tracker",
         ]),

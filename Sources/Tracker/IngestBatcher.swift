@@ -3,12 +3,24 @@ import Domain
 import Foundation
 import Runtime
 
+/// Where accepted records go: the broker (`IngestBatcher`), or nowhere (`DiscardingSink`, the
+/// benchmark's baseline: the same handler answering without publishing).
+public protocol EventSink: Sendable {
+    func submit(project: String, visits: [TrackedVisit], leads: [TrackedLead]) async throws
+}
+
+/// Accepts and forgets: only for measuring the tracker without the broker.
+public struct DiscardingSink: EventSink {
+    public init() {}
+    public func submit(project: String, visits: [TrackedVisit], leads: [TrackedLead]) async throws {}
+}
+
 /// Gathers what concurrent requests accept into one `events.tracked` message per project every
 /// few milliseconds (or every `maxRecords`), publishes it persistent with a broker confirm, and
 /// only then lets each request answer. One confirmed message carries many visits: the broker's
 /// message rate no longer bounds the tracker's request rate, and nothing answered 2xx can be
 /// lost if the tracker dies right after.
-public actor IngestBatcher {
+public actor IngestBatcher: EventSink {
     struct Pending {
         var batch = TrackedBatch()
         var waiters: [CheckedContinuation<Void, any Error>] = []

@@ -23,20 +23,20 @@ public enum TrackerApp {
     }
 
     /// The API's routes over `projects`, publishing with `batcher` and `publisher`.
-    static func router(projects: [String: ProjectKeys], batcher: IngestBatcher, publisher: AMQPPublisher, logger: Logger) -> Router<BasicRequestContext> {
+    static func router(projects: [String: ProjectKeys], batcher: any EventSink, publisher: AMQPPublisher, logger: Logger) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/health") { _, _ in "ok\n" }
         router.post("/v1/projects/:project/visits") { request, context in
             await handle(request, context, projects: projects, allowSiteKey: true) { project, keys, body in
                 let visit = try keys.reader.visit(try parse(body), receivedAt: Date(), newID: { UUID().uuidString.lowercased() })
-                try await batcher.submit(project: project, visits: [visit])
+                try await batcher.submit(project: project, visits: [visit], leads: [])
                 return json(.created, ["visit_id": .string(visit.visitID)])
             }
         }
         router.post("/v1/projects/:project/leads") { request, context in
             await handle(request, context, projects: projects, allowSiteKey: true) { project, keys, body in
                 let lead = try keys.reader.lead(try parse(body), receivedAt: Date())
-                try await batcher.submit(project: project, leads: [lead])
+                try await batcher.submit(project: project, visits: [], leads: [lead])
                 return json(.accepted, ["request_id": .string(lead.requestID)])
             }
         }
@@ -170,13 +170,15 @@ public enum TrackerApp {
 
     /// The tracker process: the API on `port`, health and metrics on `HTTP_PORT`, the publisher
     /// closed last on SIGTERM.
-    public static func build(settings: Settings, host: String = "0.0.0.0", port: Int, logger: Logger,
+    /// - Parameter publishes: false answers without publishing anything — only for the
+    ///   benchmark's baseline.
+    public static func build(settings: Settings, host: String = "0.0.0.0", port: Int, logger: Logger, publishes: Bool = true,
                              onServerRunning: (@Sendable (Int) async -> Void)? = nil) throws -> ServiceGroup {
         let projects = try keys(settings)
         let amqp = try AMQPConfiguration(url: settings.amqpURL)
         let publisher = AMQPPublisher(configuration: amqp, topology: ClusterTopology.all, name: "tracker",
                                       settings: .init(giveUpAfterSeconds: 10), logger: logger)
-        let batcher = IngestBatcher(publisher: publisher)
+        let batcher: any EventSink = publishes ? IngestBatcher(publisher: publisher) : DiscardingSink()
         let readiness = Readiness()
         readiness.set("http", ready: true)
         let api = Application(

@@ -1,0 +1,115 @@
+import AMQP
+import BenchSupport
+import Domain
+import Foundation
+import Logging
+import Runtime
+import Settings
+import Tracker
+
+// Tracker benchmark (release build). Usage: tracker-bench [seconds] [connections]
+// Drives `wrk` (Debian package) on loopback against the tracker in this process, twice: first
+// answering without publishing (the baseline), then the real thing — every visit in a message
+// the broker confirmed before the 201. Afterwards every visit answered 201 is counted in a
+// private queue bound to `events.tracked`.
+// Reads AMQP_URL.
+
+let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+let duration = arguments.count > 0 ? arguments[0] : 10
+let connections = arguments.count > 1 ? arguments[1] : 64
+let amqpURL = ProcessInfo.processInfo.environment["AMQP_URL"] ?? Settings.defaultAMQPURL
+let logger: Logger = {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .critical
+    return logger
+}()
+
+let project = "bench-\(UUID().uuidString.prefix(6).lowercased())"
+let queue = "bench-\(project)"
+let amqp = try AMQPConfiguration(url: amqpURL)
+try await AMQPAdmin.declare(AMQPTopology(exchanges: [.init(ClusterTopology.exchange)], queues: [.init(queue, type: .classic)],
+                                         bindings: [.init(queue: queue, exchange: ClusterTopology.exchange, routingKey: ClusterTopology.eventsTracked)]),
+                            configuration: amqp)
+let settings = Settings(amqpURL: amqpURL, httpPort: 0, projects: [
+    Project(id: project, name: "Bench", ingestKey: Secret(.inline("bench-key")), siteDomains: ["shop.example"]),
+])
+
+// The wrk script: a visit with a different id every request, UTM in the landing URL.
+let script = "/tmp/\(project).lua"
+try """
+    wrk.method = "POST"
+    wrk.headers["Content-Type"] = "application/json"
+    wrk.headers["Authorization"] = "Bearer bench-key"
+    local counter = 0
+    local prefix = tostring(math.random(1, 1000000000))
+    request = function()
+      counter = counter + 1
+      local body = '{"visit_id": "' .. prefix .. '-' .. counter .. '", "client_id": "c' .. (counter % 5000) .. '", "occurred_at": "2026-03-01T10:15:00+03:00", ' ..
+        '"landing_url": "https://shop.example/sale?utm_source=yandex&utm_medium=cpc&utm_campaign=spring&yclid=' .. counter .. '", ' ..
+        '"referrer": "https://yandex.ru/search/?text=shop", "user_agent": "Mozilla/5.0 (X11; Linux x86_64)"}'
+      return wrk.format(nil, nil, nil, body)
+    end
+    """.write(toFile: script, atomically: true, encoding: .utf8)
+
+struct WrkResult { var perSecond: Double; var requests: Int; var failures: Int; var p50: String; var p99: String }
+
+/// Runs wrk and reads its summary.
+func wrk(_ url: String) throws -> WrkResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
+    process.arguments = ["-t2", "-c\(connections)", "-d\(duration)s", "--latency", "-s", script, url]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    func number(after marker: String) -> Double? {
+        guard let range = output.range(of: marker) else { return nil }
+        return Double(output[range.upperBound...].trimmingCharacters(in: .whitespaces).prefix { $0.isNumber || $0 == "." })
+    }
+    func latency(_ percent: String) -> String {
+        output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(percent) }?
+            .split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) ?? "?"
+    }
+    let requests = output.split(separator: "\n").first { $0.contains("requests in") }?.trimmingCharacters(in: .whitespaces)
+        .prefix { $0.isNumber }
+    return WrkResult(perSecond: number(after: "Requests/sec:") ?? 0, requests: Int(requests ?? "") ?? 0,
+                     failures: Int(number(after: "Non-2xx or 3xx responses:") ?? 0), p50: latency("50%"), p99: latency("99%"))
+}
+
+func run(publishes: Bool) async throws -> WrkResult {
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let group = try TrackerApp.build(settings: settings, host: "127.0.0.1", port: 0, logger: logger, publishes: publishes) { continuation.yield($0) }
+    let running = Task { try await group.run() }
+    var iterator = ports.makeAsyncIterator()
+    let port = await iterator.next() ?? 0
+    let result = try wrk("http://127.0.0.1:\(port)/v1/projects/\(project)/visits")
+    await group.triggerGracefulShutdown()
+    _ = try? await running.value
+    return result
+}
+
+print("machine: \(Bench.machine); wrk (2 threads, \(connections) connections, \(duration) s), tracker and RabbitMQ on one host")
+let baseline = try await run(publishes: false)
+print(String(format: "baseline (answers 201 without publishing): %.0f visits/s, p50 %@, p99 %@, %d non-2xx", baseline.perSecond, baseline.p50, baseline.p99, baseline.failures))
+let durable = try await run(publishes: true)
+print(String(format: "durable (201 after the broker confirmed): %.0f visits/s, p50 %@, p99 %@, %d non-2xx -> %.0f %% of the baseline",
+             durable.perSecond, durable.p50, durable.p99, durable.failures, 100 * durable.perSecond / max(baseline.perSecond, 1)))
+
+// Every visit answered 201 is in the queue.
+let consumer = AMQPConsumer(configuration: amqp, queue: queue, topology: AMQPTopology(), prefetch: 2000, logger: logger)
+var visits = 0
+var messages = 0
+while true {
+    let batch = try await consumer.receive(max: 2000, wait: 2, linger: 0.05)
+    if batch.isEmpty { break }
+    for delivery in batch {
+        messages += 1
+        visits += (try JSONValue.parse(delivery.body))["payload"]?["visits"]?.array?.count ?? 0
+    }
+    _ = try await consumer.ack(batch)
+}
+await consumer.close()
+try? await AMQPAdmin.deleteQueues([queue], configuration: amqp)
+let answered = durable.requests - durable.failures
+print("in the broker: \(visits) visits in \(messages) messages (\(String(format: "%.1f", Double(visits) / Double(max(messages, 1)))) a message); answered 201: \(answered) -> \(visits >= answered ? "none lost" : "LOST \(answered - visits)")")
