@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 
 /// The UTM values a network's own link settings give one spend row: Direct ad links and group
@@ -59,10 +60,7 @@ public struct LinkTags: Sendable, Equatable {
         }
     }
 
-    private static func decode(_ text: Substring) -> String {
-        let spaced = text.replacingOccurrences(of: "+", with: " ")
-        return spaced.removingPercentEncoding ?? spaced
-    }
+    private static func decode(_ text: Substring) -> String { FormURLEncoded.decode(text) }
 }
 
 /// Link settings parsed once: the `utm_*` parameters with their macros split out, so resolving

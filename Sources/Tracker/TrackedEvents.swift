@@ -84,7 +84,6 @@ public struct EventReader: Sendable {
     public init(siteDomains: [String]) { self.siteDomains = siteDomains.map { $0.lowercased() } }
 
     static let maxText = 2048
-    static let idCharacters = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_.:"))
     public static let leadKinds: Set<String> = ["form", "call", "email", "chat"]
     static let paidMedia: Set<String> = ["cpc", "ppc", "cpm", "cpv", "cpa", "paid", "paid_social", "paidsocial", "display", "banner", "retargeting"]
 
@@ -101,20 +100,31 @@ public struct EventReader: Sendable {
             return nil
         }
         guard case .string(let text) = value else { throw InputError("must be a string", field: key) }
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = Self.trimmed(text)
         if trimmed.isEmpty {
             if required { throw InputError("is empty", field: key) }
             return nil
         }
-        guard trimmed.count <= max else { throw InputError("is longer than \(max) characters", field: key) }
+        guard trimmed.utf8.count <= max else { throw InputError("is longer than \(max) bytes", field: key) }
         return trimmed
+    }
+
+    /// The text without leading and trailing ASCII white space (cheap: no Foundation call when
+    /// there is none, which is nearly always).
+    static func trimmed(_ text: String) -> String {
+        let utf8 = text.utf8
+        func space(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        guard let first = utf8.first, let last = utf8.last, space(first) || space(last) else { return text }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private func identifier(_ fields: [String: JSONValue], _ key: String, required: Bool = false) throws -> String? {
         guard let text = try string(fields, key, required: required, max: 128) else { return nil }
-        guard text.unicodeScalars.allSatisfy({ Self.idCharacters.contains($0) }) else {
-            throw InputError("may hold only letters, digits, '-', '_', '.', ':'", field: key)
+        let allowed = text.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x2D || byte == 0x5F || byte == 0x2E || byte == 0x3A
         }
+        guard allowed else { throw InputError("may hold only letters, digits, '-', '_', '.', ':'", field: key) }
         return text
     }
 
@@ -130,18 +140,16 @@ public struct EventReader: Sendable {
     public func visit(_ value: JSONValue, receivedAt: Date, newID: () -> String) throws -> TrackedVisit {
         let fields = try object(value)
         let landing = try string(fields, "landing_url", required: true, max: 8192)!
-        guard let url = URLComponents(string: landing), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+        guard let url = WebAddress(landing), url.scheme == "http" || url.scheme == "https" else {
             throw InputError("is not an absolute http(s) URL", field: "landing_url")
         }
         let referrer = try string(fields, "referrer", max: 8192)
         var referrerHost: String?
         if let referrer {
-            guard let components = URLComponents(string: referrer), let host = components.host, !host.isEmpty else {
-                throw InputError("is not a URL", field: "referrer")
-            }
-            referrerHost = Self.bareHost(host)
+            guard let address = WebAddress(referrer) else { throw InputError("is not a URL", field: "referrer") }
+            referrerHost = Self.bareHost(address.host)
         }
-        let query = Dictionary((url.percentEncodedQuery ?? "").isEmpty ? [] : FormURLEncoded.parse(url.percentEncodedQuery!).map { ($0.key.lowercased(), $0.value) },
+        let query = Dictionary(url.query.isEmpty ? [] : FormURLEncoded.parse(url.query).map { ($0.key.lowercased(), $0.value) },
                                uniquingKeysWith: { first, _ in first })
         func utm(_ key: String) throws -> String? {
             if let posted = try string(fields, key, max: 500) { return posted }
@@ -169,21 +177,28 @@ public struct EventReader: Sendable {
         return lower.hasPrefix("www.") ? String(lower.dropFirst(4)) : lower
     }
 
-    static let searchEngines = ["yandex.", "ya.ru", "google.", "bing.com", "go.mail.ru", "search.mail.ru", "duckduckgo.com", "yahoo.com",
-                                "nova.rambler.ru", "search.yahoo.", "baidu.com", "ecosia.org"]
-    static let socialNetworks = ["vk.com", "vk.ru", "m.vk.com", "ok.ru", "facebook.com", "fb.com", "instagram.com", "t.me", "telegram.org",
-                                 "twitter.com", "x.com", "youtube.com", "linkedin.com", "dzen.ru", "zen.yandex.ru", "pinterest.", "tiktok.com",
-                                 "whatsapp.com", "rutube.ru", "vc.ru"]
+    /// Search engines and social networks by registered domain (`google.com`, `vk.com`) or, for
+    /// engines with many country domains, by the label alone (`google`, `yandex`).
+    static let searchLabels: Set<String> = ["yandex", "google", "bing", "duckduckgo", "yahoo", "baidu", "ecosia"]
+    static let searchDomains: Set<String> = ["ya.ru", "go.mail.ru", "search.mail.ru", "nova.rambler.ru"]
+    static let socialDomains: Set<String> = ["vk.com", "vk.ru", "ok.ru", "facebook.com", "fb.com", "instagram.com", "t.me", "telegram.org",
+                                             "twitter.com", "x.com", "youtube.com", "linkedin.com", "dzen.ru", "zen.yandex.ru", "pinterest.com",
+                                             "tiktok.com", "whatsapp.com", "rutube.ru", "vc.ru"]
 
     /// `internal` for the project's own domains (and their subdomains), then `social`, `search`,
     /// else `referral`.
     func kind(ofHost host: String) -> String {
-        if siteDomains.contains(where: { host == $0 || host.hasSuffix("." + $0) }) { return "internal" }
-        func matches(_ pattern: String) -> Bool {
-            pattern.hasSuffix(".") ? host.hasPrefix(pattern) || host.contains("." + pattern) : host == pattern || host.hasSuffix("." + pattern)
+        // Every suffix of the host at a label boundary: a.b.c → a.b.c, b.c, c.
+        var suffixes: [Substring] = [host[...]]
+        var rest = host[...]
+        while let dot = rest.firstIndex(of: ".") {
+            rest = rest[rest.index(after: dot)...]
+            suffixes.append(rest)
         }
-        if Self.socialNetworks.contains(where: matches) { return "social" }
-        if Self.searchEngines.contains(where: matches) { return "search" }
+        if suffixes.contains(where: { suffix in siteDomains.contains { $0 == suffix } }) { return "internal" }
+        if suffixes.contains(where: { Self.socialDomains.contains(String($0)) }) { return "social" }
+        if suffixes.contains(where: { Self.searchDomains.contains(String($0)) }) { return "search" }
+        if host.split(separator: ".").dropLast().contains(where: { Self.searchLabels.contains(String($0)) }) { return "search" }
         return "referral"
     }
 
@@ -223,3 +238,37 @@ public struct EventReader: Sendable {
             receivedAt: Timestamp.format(receivedAt))
     }
 }
+
+/// The parts of an absolute URL the tracker needs, read without Foundation's URL parser:
+/// `scheme://[user@]host[:port][/path][?query][#fragment]`.
+struct WebAddress {
+    let scheme: String
+    let host: String
+    let query: String
+
+    init?(_ text: String) {
+        let bytes = Array(text.utf8)
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 0, colon + 2 < bytes.count,
+              bytes[colon + 1] == UInt8(ascii: "/"), bytes[colon + 2] == UInt8(ascii: "/") else { return nil }
+        let schemeBytes = bytes[..<colon]
+        guard schemeBytes.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E }) else { return nil }
+        scheme = String(decoding: schemeBytes, as: UTF8.self).lowercased()
+        var end = colon + 3
+        while end < bytes.count, bytes[end] != UInt8(ascii: "/"), bytes[end] != UInt8(ascii: "?"), bytes[end] != UInt8(ascii: "#") { end += 1 }
+        var authority = bytes[(colon + 3)..<end]
+        if let at = authority.lastIndex(of: UInt8(ascii: "@")) { authority = authority[(at + 1)...] }
+        if let port = authority.lastIndex(of: UInt8(ascii: ":")), !authority.contains(UInt8(ascii: "]")) || authority.last == UInt8(ascii: "]") {
+            if authority.first != UInt8(ascii: "[") { authority = authority[..<port] }
+        }
+        guard !authority.isEmpty, !authority.contains(where: { $0 == 0x20 || $0 < 0x21 }) else { return nil }
+        host = String(decoding: authority, as: UTF8.self).lowercased()
+        if let question = bytes[end...].firstIndex(of: UInt8(ascii: "?")) {
+            let after = bytes[(question + 1)...]
+            let stop = after.firstIndex(of: UInt8(ascii: "#")) ?? bytes.count
+            query = String(decoding: bytes[(question + 1)..<stop], as: UTF8.self)
+        } else {
+            query = ""
+        }
+    }
+}
+

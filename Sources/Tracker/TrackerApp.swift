@@ -139,7 +139,20 @@ public enum TrackerApp {
 
         var text: String {
             switch self {
-            case .string(let value): return String(decoding: try! JSONEncoder().encode(value), as: UTF8.self)
+            case .string(let value):
+                var out = "\""
+                for scalar in value.unicodeScalars {
+                    switch scalar {
+                    case "\"": out += "\\\""
+                    case "\\": out += "\\\\"
+                    case "\n": out += "\\n"
+                    case "\r": out += "\\r"
+                    case "\t": out += "\\t"
+                    default:
+                        if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                    }
+                }
+                return out + "\""
             case .number(let value): return String(value)
             case .bool(let value): return value ? "true" : "false"
             case .array(let items): return "[" + items.map(\.text).joined(separator: ",") + "]"
