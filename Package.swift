@@ -29,6 +29,7 @@ let package = Package(
         .executable(name: "runtime-testbed", targets: ["runtime-testbed"]),
         .executable(name: "deal-sync", targets: ["deal-sync"]),
         .executable(name: "tracker", targets: ["tracker"]),
+        .executable(name: "identity-resolver", targets: ["identity-resolver"]),
     ] + collectors.map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -126,6 +127,16 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The identity resolver: visits and leads stored, deals joined to leads, customers.
+        .target(name: "Identity", dependencies: [
+            "Domain", "Postgres", "Runtime",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "identity-resolver", dependencies: [
+            "Identity", "Runtime", "Settings",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Fake servers of every external API, speaking their wire formats (tests and the demo).
         .target(name: "Sandbox", dependencies: [
             "Domain", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24",
@@ -171,7 +182,7 @@ let package = Package(
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
-            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24", "DealSync", "Tracker",
+            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24", "DealSync", "Tracker", "Identity",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ]

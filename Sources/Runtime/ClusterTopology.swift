@@ -31,19 +31,3 @@ public enum ClusterTopology {
         .merging(.workQueue(identityQueue, exchange: exchange, routingKeys: [eventsTracked, dealChanged]))
         .merging(.workQueue(dealSyncQueue, exchange: exchange, routingKeys: [crmWebhook]))
 }
-
-/// The payload of a `crm.webhook` message: a CRM's webhook body as it arrived (the tracker
-/// forwards them; `analytics deals webhook` injects one).
-public struct CRMWebhookMessage: Codable, Sendable, Equatable {
-    public var connection: String
-    public var contentType: String
-    public var body: String
-
-    enum CodingKeys: String, CodingKey { case connection, contentType = "content_type", body }
-
-    public init(connection: String, contentType: String = "application/x-www-form-urlencoded", body: String) {
-        self.connection = connection
-        self.contentType = contentType
-        self.body = body
-    }
-}

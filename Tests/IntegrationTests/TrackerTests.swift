@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Domain
 import Foundation
 import Logging
+import Postgres
 import NIOCore
 import Runtime
 import Settings
@@ -243,6 +244,7 @@ import Tracker
                 name: Kill test
                 ingest_key: {env: TRACKER_INGEST_KEY}
             """.write(toFile: config, atomically: true, encoding: .utf8)
+        _ = try? await AMQPAdmin.purge(ClusterTopology.identityQueue, configuration: TestStack.amqp)  // nobody else consumes it in tests
         let tracker = try ChildProcess("tracker", arguments: ["--config", config, "--host", "127.0.0.1", "--port", "0"],
                                        environment: ["TRACKER_INGEST_KEY": Self.ingest])
         var port = 0
@@ -274,5 +276,18 @@ import Tracker
         }
         #expect(ids.count == count)
         try? await AMQPAdmin.deleteQueues([queue], configuration: TestStack.amqp)
+
+        // And the identity resolver stores them: every visit answered 201 is in PostgreSQL.
+        let database = try await TestStack.freshDatabase()
+        let resolver = try ChildProcess("identity-resolver", arguments: ["--config", config],
+                                        environment: ["DATABASE_URL": database, "TRACKER_INGEST_KEY": Self.ingest])
+        let pool = PGPool(PGConfiguration(url: database), logger: TestStack.logger)
+        let stored = await TestStack.eventually(seconds: 120) {
+            ((try? await pool.query("SELECT count(*) FROM journey.visits WHERE project_id = $1", [project])[0].decode(Int.self, 0)) ?? 0) == count
+        }
+        #expect(stored, "\(resolver.log)")
+        resolver.signal(SIGTERM)
+        #expect(await resolver.waitForExit(seconds: 30) == 0, "\(resolver.log)")
+        await pool.close()
     }
 }

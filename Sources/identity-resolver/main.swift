@@ -1,0 +1,23 @@
+import ArgumentParser
+import Identity
+import Logging
+import Runtime
+import Settings
+
+/// identity-resolver: stores visits and leads from the tracker and notes deal changes for
+/// linking. Runs until SIGTERM; any number of replicas.
+@main
+struct IdentityResolverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "identity-resolver", abstract: "Store tracked visits and leads; join them to deals.")
+
+    @Option(help: "YAML configuration file (default: $ANALYTICS_CONFIG).") var config: String?
+
+    func run() async throws {
+        let settings = try Settings.load(path: config)
+        Observability.bootstrap(settings)
+        let worker = WorkerConfiguration(name: "identity-resolver", queue: ClusterTopology.identityQueue, topology: ClusterTopology.all,
+                                         prefetch: 2000, batchSize: 500, batchLinger: 0.02, skipProcessed: false)
+        try await WorkerApp(settings: settings, worker: worker, handler: IdentityHandler(), publishTopology: ClusterTopology.all)
+            .build(logger: Logger(label: "identity-resolver")).run()
+    }
+}
