@@ -1,0 +1,153 @@
+import Foundation
+
+/// The linking rules of domain.md, as pure functions over one project's visits, leads and deals:
+/// given the same data they give the same links whatever order the data arrived in, which is
+/// what makes the resolver's results independent of arrival order and of replicas.
+///
+/// Times are microseconds since the epoch (the precision stored), so comparisons are exact.
+public enum Linker {
+    public struct Lead: Sendable, Equatable {
+        public var requestID: String
+        public var occurredAt: Int64
+        public var visitID: String?
+        public var clientID: String?
+        public var phone: String?
+        public var email: String?
+        public init(requestID: String, occurredAt: Int64, visitID: String? = nil, clientID: String? = nil, phone: String? = nil, email: String? = nil) {
+            self.requestID = requestID
+            self.occurredAt = occurredAt
+            self.visitID = visitID
+            self.clientID = clientID
+            self.phone = phone
+            self.email = email
+        }
+    }
+
+    public struct Visit: Sendable, Equatable {
+        public var visitID: String
+        public var clientID: String?
+        public var startedAt: Int64
+        public init(visitID: String, clientID: String?, startedAt: Int64) {
+            self.visitID = visitID
+            self.clientID = clientID
+            self.startedAt = startedAt
+        }
+    }
+
+    public struct Deal: Sendable, Equatable {
+        public var dealID: String
+        public var createdAt: Int64
+        public var requestID: String?
+        public var visitID: String?
+        public var phones: [String]
+        public var emails: [String]
+        public init(dealID: String, createdAt: Int64, requestID: String? = nil, visitID: String? = nil, phones: [String] = [], emails: [String] = []) {
+            self.dealID = dealID
+            self.createdAt = createdAt
+            self.requestID = requestID
+            self.visitID = visitID
+            self.phones = phones
+            self.emails = emails
+        }
+    }
+
+    public static let microsPerSecond: Int64 = 1_000_000
+
+    /// The order of leads everywhere: (occurred_at to the microsecond, request_id bytewise).
+    static func precedes(_ a: Lead, _ b: Lead) -> Bool {
+        if a.occurredAt != b.occurredAt { return a.occurredAt < b.occurredAt }
+        return Array(a.requestID.utf8).lexicographicallyPrecedes(Array(b.requestID.utf8))
+    }
+
+    // MARK: - definition 6: duplicates
+
+    /// For every duplicate lead, the first lead of its chain (request id → root request id).
+    /// A lead is a duplicate when an earlier lead has the same phone, e-mail or visit id and is at
+    /// most `window` older (inclusive); earlier duplicates count too, so duplicates chain. Of
+    /// several matching earlier leads, the chain continued is the latest one's (ties: the later
+    /// in lead order).
+    public static func duplicates(_ leads: [Lead], windowSeconds: Int64 = 12 * 3600) -> [String: String] {
+        let window = windowSeconds * microsPerSecond
+        let ordered = leads.sorted(by: precedes)
+        var latest: [String: Int] = [:]  // "p:…" / "e:…" / "v:…" → index of the latest lead with it
+        var root: [Int] = Array(repeating: -1, count: ordered.count)
+        var result: [String: String] = [:]
+        for (index, lead) in ordered.enumerated() {
+            let keys = [lead.phone.map { "p:" + $0 }, lead.email.map { "e:" + $0 }, lead.visitID.map { "v:" + $0 }].compactMap { $0 }
+            var match: Int?
+            for key in keys {
+                guard let earlier = latest[key], lead.occurredAt - ordered[earlier].occurredAt <= window else { continue }
+                if match == nil || earlier > match! { match = earlier }
+            }
+            if let match {
+                root[index] = root[match] >= 0 ? root[match] : match
+                result[lead.requestID] = ordered[root[index]].requestID
+            }
+            for key in keys { latest[key] = index }
+        }
+        return result
+    }
+
+    // MARK: - definition 3: touches
+
+    /// A lead's touches: the visits of its client id (the posted one, else its visit's) that
+    /// started in [lead − lookback, lead], both ends inclusive, plus its own visit; ordered by
+    /// start, then visit id. Empty means the one `(unknown)` touch.
+    public static func touches(of lead: Lead, visits: [String: Visit], visitsByClient: [String: [Visit]],
+                               lookbackSeconds: Int64 = 30 * 86_400) -> [Visit] {
+        let own = lead.visitID.flatMap { visits[$0] }
+        let client = lead.clientID ?? own?.clientID
+        var chosen: [String: Visit] = [:]
+        if let client {
+            let from = lead.occurredAt - lookbackSeconds * microsPerSecond
+            for visit in visitsByClient[client] ?? [] where visit.startedAt >= from && visit.startedAt <= lead.occurredAt {
+                chosen[visit.visitID] = visit
+            }
+        }
+        if let own { chosen[own.visitID] = own }
+        return chosen.values.sorted {
+            $0.startedAt != $1.startedAt ? $0.startedAt < $1.startedAt : Array($0.visitID.utf8).lexicographicallyPrecedes(Array($1.visitID.utf8))
+        }
+    }
+
+    // MARK: - definition 8: deal → lead
+
+    public enum Rule: String, Sendable { case requestID = "request_id", visitID = "visit_id", contactNear = "contact_near", contactEarlier = "contact_earlier" }
+
+    /// The lead a deal belongs to and the rule that found it; nil: orphan (definition 13).
+    /// - Parameters:
+    ///   - duplicates: `duplicates(_:)` of the same leads (a duplicate is replaced by its root).
+    ///   - maxAgeSeconds: the project's limit on the age of a lead found by contact (nil: none).
+    public static func lead(of deal: Deal, leads: [Lead], duplicates: [String: String], nearSeconds: Int64 = 3600,
+                            maxAgeSeconds: Int64? = nil) -> (requestID: String, rule: Rule)? {
+        // (a) the request id.
+        if let request = deal.requestID, leads.contains(where: { $0.requestID == request }) {
+            return (duplicates[request] ?? request, .requestID)
+        }
+        let originals = leads.filter { duplicates[$0.requestID] == nil }
+        // (b) the visit id: the earliest non-duplicate lead of that visit.
+        if let visit = deal.visitID, let first = originals.filter({ $0.visitID == visit }).min(by: precedes) {
+            return (first.requestID, .visitID)
+        }
+        // (c) the contact's phones and e-mails.
+        let phones = Set(deal.phones)
+        let emails = Set(deal.emails)
+        let matching = originals.filter { lead in
+            (lead.phone.map(phones.contains) ?? false) || (lead.email.map(emails.contains) ?? false)
+        }
+        guard !matching.isEmpty else { return nil }
+        let near = nearSeconds * microsPerSecond
+        let close = matching.filter { abs($0.occurredAt - deal.createdAt) <= near }
+        if let nearest = close.min(by: { a, b in
+            let (da, db) = (abs(a.occurredAt - deal.createdAt), abs(b.occurredAt - deal.createdAt))
+            return da != db ? da < db : precedes(a, b)
+        }) {
+            return (nearest.requestID, .contactNear)
+        }
+        let earlier = matching.filter { lead in
+            lead.occurredAt <= deal.createdAt && (maxAgeSeconds.map { deal.createdAt - lead.occurredAt <= $0 * microsPerSecond } ?? true)
+        }
+        if let latest = earlier.max(by: precedes) { return (latest.requestID, .contactEarlier) }
+        return nil
+    }
+}

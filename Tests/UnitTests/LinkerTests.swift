@@ -1,0 +1,66 @@
+import Identity
+import Testing
+
+@Suite struct LinkerTests {
+    static let h: Int64 = 3600 * 1_000_000
+    static let t0: Int64 = 1_772_000_000 * 1_000_000
+    typealias L = Linker.Lead
+
+    @Test func duplicatesChainWithinTwelveHoursInclusiveAndTiesOrderByRequestID() {
+        let leads = [
+            L(requestID: "a", occurredAt: Self.t0, phone: "+79990000001"),
+            L(requestID: "b", occurredAt: Self.t0 + 12 * Self.h, phone: "+79990000001"),           // exactly 12 h: a duplicate
+            L(requestID: "c", occurredAt: Self.t0 + 23 * Self.h, phone: "+79990000001", email: "x@y.ru"),  // 11 h after b: chains to a
+            L(requestID: "d", occurredAt: Self.t0 + 35 * Self.h + 1, email: "x@y.ru"),             // 12 h + 1 µs after c: not
+            L(requestID: "e2", occurredAt: Self.t0 + 40 * Self.h, visitID: "v1"),
+            L(requestID: "e1", occurredAt: Self.t0 + 40 * Self.h, visitID: "v1"),                  // same µs: "e1" < "e2" bytewise
+        ]
+        let duplicates = Linker.duplicates(leads.shuffled())
+        #expect(duplicates == ["b": "a", "c": "a", "e2": "e1"])
+    }
+
+    @Test func touchesAreTheClientsVisitsInTheLookbackPlusItsOwnVisit() {
+        let visits = [
+            Linker.Visit(visitID: "v-old", clientID: "c1", startedAt: Self.t0 - 30 * 24 * Self.h - 1),  // 1 µs too old
+            Linker.Visit(visitID: "v-edge", clientID: "c1", startedAt: Self.t0 - 30 * 24 * Self.h),     // exactly 30 days: in
+            Linker.Visit(visitID: "v-b", clientID: "c1", startedAt: Self.t0 - Self.h),
+            Linker.Visit(visitID: "v-a", clientID: "c1", startedAt: Self.t0 - Self.h),                  // same start: by id
+            Linker.Visit(visitID: "v-after", clientID: "c1", startedAt: Self.t0 + 1),                   // after the lead
+            Linker.Visit(visitID: "v-other", clientID: "c2", startedAt: Self.t0 - Self.h),              // another device
+        ]
+        let byID = Dictionary(uniqueKeysWithValues: visits.map { ($0.visitID, $0) })
+        let byClient = Dictionary(grouping: visits.filter { $0.clientID != nil }, by: { $0.clientID! })
+        // The client id comes from the lead's own visit when none was posted.
+        let lead = L(requestID: "r", occurredAt: Self.t0, visitID: "v-b")
+        #expect(Linker.touches(of: lead, visits: byID, visitsByClient: byClient).map(\.visitID) == ["v-edge", "v-a", "v-b"])
+        // Its own visit counts even outside the window; no client id, no visit: no touch ((unknown)).
+        let late = L(requestID: "s", occurredAt: Self.t0 + 90 * 24 * Self.h, visitID: "v-other")
+        #expect(Linker.touches(of: late, visits: byID, visitsByClient: byClient).map(\.visitID) == ["v-other"])
+        #expect(Linker.touches(of: L(requestID: "u", occurredAt: Self.t0), visits: byID, visitsByClient: byClient).isEmpty)
+    }
+
+    @Test func dealsLinkByRequestIDThenVisitThenContactNearestOrLatestEarlier() {
+        let leads = [
+            L(requestID: "r1", occurredAt: Self.t0, visitID: "v1", phone: "+79990000001"),
+            L(requestID: "r2", occurredAt: Self.t0 + Self.h, visitID: "v1", phone: "+79990000001"),   // duplicate of r1 (same visit/phone)
+            L(requestID: "r3", occurredAt: Self.t0 + 48 * Self.h, email: "a@b.ru"),
+            L(requestID: "r4", occurredAt: Self.t0 + 100 * Self.h, email: "a@b.ru"),
+        ]
+        let duplicates = Linker.duplicates(leads)
+        #expect(duplicates == ["r2": "r1"])
+        func link(_ deal: Linker.Deal, maxAge: Int64? = nil) -> String? {
+            Linker.lead(of: deal, leads: leads, duplicates: duplicates, maxAgeSeconds: maxAge).map { "\($0.requestID) \($0.rule.rawValue)" }
+        }
+        // (a) a request id, a duplicate's re-linked to its chain's first lead.
+        #expect(link(.init(dealID: "d1", createdAt: Self.t0, requestID: "r2")) == "r1 request_id")
+        // (b) the visit: its earliest non-duplicate lead.
+        #expect(link(.init(dealID: "d2", createdAt: Self.t0, visitID: "v1")) == "r1 visit_id")
+        // (c) contact within ±1 h: the nearest (r4 is 30 min away, after the deal).
+        #expect(link(.init(dealID: "d3", createdAt: Self.t0 + 99 * Self.h + Self.h / 2, emails: ["a@b.ru"])) == "r4 contact_near")
+        // (c) else the most recent at or before the deal, however old — unless a maximum age says no.
+        #expect(link(.init(dealID: "d4", createdAt: Self.t0 + 90 * Self.h, emails: ["a@b.ru"])) == "r3 contact_earlier")
+        #expect(link(.init(dealID: "d5", createdAt: Self.t0 + 90 * Self.h, emails: ["a@b.ru"]), maxAge: 24 * 3600) == nil)
+        // Nothing matches: an orphan.
+        #expect(link(.init(dealID: "d6", createdAt: Self.t0, requestID: "unknown", phones: ["+70000000000"])) == nil)
+    }
+}
