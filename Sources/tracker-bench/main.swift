@@ -90,6 +90,22 @@ func run(publishes: Bool) async throws -> WrkResult {
 }
 
 print("machine: \(Bench.machine); wrk (2 threads, \(connections) connections, \(duration) s), tracker and RabbitMQ on one host")
+
+// The handler's own work, without HTTP: parse + validate + normalise one visit body.
+do {
+    let reader = EventReader(siteDomains: ["shop.example"])
+    let body = Array(#"{"visit_id": "123-456", "client_id": "c17", "occurred_at": "2026-03-01T10:15:00+03:00", "landing_url": "https://shop.example/sale?utm_source=yandex&utm_medium=cpc&utm_campaign=spring&yclid=99", "referrer": "https://yandex.ru/search/?text=shop", "user_agent": "Mozilla/5.0 (X11; Linux x86_64)"}"#.utf8)
+    let rounds = 200_000
+    var parse = 0.0
+    var read = 0.0
+    var checksum = 0
+    let now = Date()
+    parse = try await Bench.seconds { for _ in 0..<rounds { checksum &+= (try JSONValue.parse(body)).text?.count ?? 1 } }
+    let value = try JSONValue.parse(body)
+    read = try await Bench.seconds { for _ in 0..<rounds { checksum &+= try reader.visit(value, receivedAt: now, newID: { "x" }).visitID.count } }
+    print(String(format: "handler work without HTTP: JSON parse %.1f µs, read + validate + normalise %.1f µs a visit (checksum %d)",
+                 parse / Double(rounds) * 1e6, read / Double(rounds) * 1e6, checksum % 10))
+}
 let baseline = try await run(publishes: false)
 print(String(format: "baseline (answers 201 without publishing): %.0f visits/s, p50 %@, p99 %@, %d non-2xx", baseline.perSecond, baseline.p50, baseline.p99, baseline.failures))
 let durable = try await run(publishes: true)

@@ -59,7 +59,8 @@ import Tracker
             request.headers.add(name: "Content-Type", value: contentType)
             if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
             request.body = .bytes(ByteBuffer(string: body))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            // A generous guard, not a timing assertion: the whole suite loads the same broker.
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(180))
             let bytes = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
             return (Int(response.status.code), (try? JSONValue.parse(bytes)) ?? .null)
         }
