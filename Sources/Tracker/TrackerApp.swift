@@ -139,20 +139,7 @@ public enum TrackerApp {
 
         var text: String {
             switch self {
-            case .string(let value):
-                var out = "\""
-                for scalar in value.unicodeScalars {
-                    switch scalar {
-                    case "\"": out += "\\\""
-                    case "\\": out += "\\\\"
-                    case "\n": out += "\\n"
-                    case "\r": out += "\\r"
-                    case "\t": out += "\\t"
-                    default:
-                        if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-                    }
-                }
-                return out + "\""
+            case .string(let value): return JSONText.quote(value)
             case .number(let value): return String(value)
             case .bool(let value): return value ? "true" : "false"
             case .array(let items): return "[" + items.map(\.text).joined(separator: ",") + "]"
