@@ -1,6 +1,7 @@
 import Collection
 import Domain
 import Logging
+import Synchronization
 import YandexDirect
 
 /// Yandex Direct as a `SpendSource`: one Reports call per account and chunk, parsed from TSV,
@@ -14,6 +15,9 @@ public struct DirectSpendSource: SpendSource {
     /// Whether to read ads and ad groups for ad titles and link UTM values (`AdGroups.get` and
     /// `Ads.get` cost API units; `options.links: off` skips them).
     var linkLookup: Bool
+    /// The ads and groups read so far in this run: a backfill's chunks share campaigns, and
+    /// `get` calls cost API units.
+    let objects = DirectObjectCache()
 
     public init(client: DirectReportsClient, refetchWindowDays: Int = 7, maxChunkDays: Int = 31, linkLookup: Bool = true) {
         self.client = client
@@ -56,10 +60,7 @@ public struct DirectSpendSource: SpendSource {
     func withLinks(_ rows: [SpendRow]) async throws -> [SpendRow] {
         let campaignIDs = Set(rows.compactMap { Int64($0.campaignID) })
         guard !campaignIDs.isEmpty else { return rows }
-        let groups = Dictionary(try await client.adGroups(campaignIDs: Array(campaignIDs)).map { ($0.id, $0) },
-                                uniquingKeysWith: { first, _ in first })
-        let ads = Dictionary(try await client.ads(campaignIDs: Array(campaignIDs)).map { ($0.id, $0) },
-                             uniquingKeysWith: { first, _ in first })
+        let (groups, ads) = try await objects.of(campaignIDs, client: client)
         var templates = LinkTemplateCache(syntax: .braces)
         return rows.map { row in
             var row = row
@@ -77,3 +78,25 @@ public struct DirectSpendSource: SpendSource {
         }
     }
 }
+
+/// The ad groups and ads of the campaigns one run has read, by id; only campaigns not seen yet
+/// are asked for.
+final class DirectObjectCache: Sendable {
+    private let state = Mutex((campaigns: Set<Int64>(), groups: [Int64: DirectReportsClient.AdGroup](), ads: [Int64: DirectReportsClient.Ad]()))
+
+    func of(_ campaignIDs: Set<Int64>, client: DirectReportsClient)
+        async throws -> ([Int64: DirectReportsClient.AdGroup], [Int64: DirectReportsClient.Ad]) {
+        let missing = Array(campaignIDs.subtracting(state.withLock { $0.campaigns })).sorted()
+        if !missing.isEmpty {
+            let groups = try await client.adGroups(campaignIDs: missing)
+            let ads = try await client.ads(campaignIDs: missing)
+            state.withLock { state in
+                state.campaigns.formUnion(missing)
+                for group in groups where state.groups[group.id] == nil { state.groups[group.id] = group }
+                for ad in ads where state.ads[ad.id] == nil { state.ads[ad.id] = ad }
+            }
+        }
+        return state.withLock { ($0.groups, $0.ads) }
+    }
+}
+

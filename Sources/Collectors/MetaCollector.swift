@@ -2,6 +2,7 @@ import Collection
 import Domain
 import Logging
 import Meta
+import Synchronization
 import Settings
 
 /// Meta as a `SpendSource`: ad-level daily insights; `spend` is taken as entered in the ad
@@ -14,6 +15,8 @@ public struct MetaSpendSource: SpendSource {
     let client: MetaInsightsClient
     /// Whether to read the ads' creative URL tags (`options.links: off` skips it).
     var linkLookup: Bool
+    /// The URL tags read in this run, per account: a backfill's chunks list the same ads.
+    let urlTags = MetaURLTagCache()
 
     public init(client: MetaInsightsClient, refetchWindowDays: Int = 28, maxChunkDays: Int = 31, linkLookup: Bool = true) {
         self.client = client
@@ -25,7 +28,7 @@ public struct MetaSpendSource: SpendSource {
     public func fetch(_ account: AdAccount, days: DayRange) async throws -> [SpendRow] {
         do {
             let rows = try await client.rows(account: account.account, days: days)
-            let tags = linkLookup && !rows.isEmpty ? try await client.urlTags(account: account.account) : [:]
+            let tags = linkLookup && !rows.isEmpty ? try await urlTags.of(account.account, client: client) : [:]
             var templates = LinkTemplateCache(syntax: .doubleBraces)
             return try rows.map { row in
                 if let currency = row.currency, currency != account.currency {
@@ -72,3 +75,16 @@ extension CollectorApp {
         }
     }
 }
+
+/// Each account's creative URL tags, read once a run.
+final class MetaURLTagCache: Sendable {
+    private let tags = Mutex([String: [String: String]]())
+
+    func of(_ account: String, client: MetaInsightsClient) async throws -> [String: String] {
+        if let known = tags.withLock({ $0[account] }) { return known }
+        let read = try await client.urlTags(account: account)
+        tags.withLock { $0[account] = read }
+        return read
+    }
+}
+

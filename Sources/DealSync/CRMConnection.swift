@@ -16,9 +16,13 @@ public struct CRMConnection: Sendable {
     public var pollSeconds: Double
     /// Minutes between reconciliations (a full read that finds deleted and moved deals).
     public var reconcileMinutes: Double
-    /// What a webhook must carry to be taken: amoCRM `account[id]` (option `account_id`),
-    /// Bitrix24 `auth[application_token]` (credential `application_token`).
-    public var webhookAccount: String?
+    /// Minutes between catalog reads (pipelines, stages, users); a deal in an unlisted stage
+    /// makes the engine read it at once.
+    public var catalogMinutes: Double
+    /// amoCRM: the `account[id]` its webhooks must carry (option `account_id`).
+    public var webhookAccountID: String?
+    /// Bitrix24: the `auth[application_token]` its events must carry (credential `application_token`).
+    public var applicationToken: String?
 
     /// The CRM source kinds deal-sync serves.
     public static let kinds: Set<String> = [CRMKind.amocrm.rawValue, CRMKind.bitrix24.rawValue]
@@ -32,7 +36,7 @@ public struct CRMConnection: Sendable {
 
     /// Builds a connection from its configured source. Options (besides the stage mapping and
     /// field options): `currency` (default: the project's), `amounts_include_vat`, `poll_seconds`
-    /// (60), `overlap_seconds` (300), `reconcile_minutes` (360), `requests_per_second`,
+    /// (60), `overlap_seconds` (300), `reconcile_minutes` (360), `catalog_minutes` (15), `requests_per_second`,
     /// `backoff_seconds`. amoCRM credentials: `token` (long-lived), or `client_id`,
     /// `client_secret`, `redirect_uri` and `refresh_token` / `authorization_code`. Bitrix24
     /// credentials: `webhook_url` (the incoming webhook, a secret) and `application_token` (of
@@ -92,7 +96,7 @@ public struct CRMConnection: Sendable {
         var engine = DealSyncEngine(source: crm, store: store, pool: pool, logger: logger)
         engine.overlapSeconds = try number("overlap_seconds", 300)
         return CRMConnection(project: project.id, id: source.id, kind: kind, engine: engine, pollSeconds: try number("poll_seconds", 60),
-                             reconcileMinutes: try number("reconcile_minutes", 360),
-                             webhookAccount: kind == .amocrm ? options["account_id"] : applicationToken)
+                             reconcileMinutes: try number("reconcile_minutes", 360), catalogMinutes: try number("catalog_minutes", 15),
+                             webhookAccountID: options["account_id"], applicationToken: applicationToken)
     }
 }

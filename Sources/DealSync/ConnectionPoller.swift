@@ -67,9 +67,21 @@ public struct ConnectionPoller: Service {
     private func pollLoop(session: PGConnection) async throws {
         let engine = connection.engine
         var reconciled = try await engine.pool.withConnection { try await engine.store.state(on: $0) }.reconciledAt
+        // The catalog is read at start, every `catalogMinutes`, and by the engine whenever a deal
+        // sits in a stage it does not list — not on every poll (amoCRM asks integrations not to
+        // re-read unchanged data).
+        var catalog = try await engine.syncCatalog()
+        var catalogRead = Date()
         while !Task.isCancelled {
-            let catalog = try await engine.syncCatalog()
+            if Date().timeIntervalSince(catalogRead) >= connection.catalogMinutes * 60 {
+                catalog = try await engine.syncCatalog()
+                catalogRead = Date()
+            }
             let outcome = try await engine.poll(catalog: catalog)
+            if let fresh = outcome.catalog {
+                catalog = fresh
+                catalogRead = Date()
+            }
             if outcome.written > 0 || !outcome.problems.isEmpty {
                 logger.info("deals synced", metadata: ["written": "\(outcome.written)", "problems": "\(outcome.problems.count)"])
             }
@@ -79,6 +91,7 @@ public struct ConnectionPoller: Service {
                 reconciled = Date()
             } else if let last = reconciled, Date().timeIntervalSince(last) >= connection.reconcileMinutes * 60 {
                 let result = try await engine.reconcile(catalog: catalog)
+                if let fresh = result.catalog { catalog = fresh }
                 reconciled = Date()
                 logger.info("reconciled", metadata: ["deals": "\(result.written)", "deleted": "\(result.deleted)"])
             }

@@ -31,6 +31,9 @@ public struct DealSyncEngine: Sendable {
         public var problems: [DealProblem] = []
         public var deleted = 0
         public var pages = 0
+        /// The catalog read again during the pass, because a deal sat in a stage it did not list
+        /// (a stage created in the CRM since): callers keep it for the next passes.
+        public var catalog: CRMCatalog?
         public init() {}
     }
 
@@ -47,12 +50,13 @@ public struct DealSyncEngine: Sendable {
     public func poll(catalog: CRMCatalog) async throws -> Outcome {
         let state = try await pool.withConnection { try await store.state(on: $0) }
         var outcome = Outcome()
+        var catalog = catalog
         let since = state.dealsWatermark.map { $0.addingTimeInterval(-overlapSeconds) }
         let perPage = source.pagesInModificationOrder
         var newest: Date?
         try await source.changedDeals(since: since) { page in
             newest = max(newest ?? .distantPast, page.deals.map(\.updatedAt).max() ?? .distantPast)
-            try await write(page, catalog: catalog, outcome: &outcome, advanceWatermark: perPage)
+            try await write(page, catalog: &catalog, outcome: &outcome, advanceWatermark: perPage)
         }
         if !perPage, let newest, newest > .distantPast {
             // The pass is complete: only now is every change up to its newest one read.
@@ -70,11 +74,12 @@ public struct DealSyncEngine: Sendable {
     /// marks the stored deals the CRM no longer has as deleted.
     public func reconcile(catalog: CRMCatalog) async throws -> Outcome {
         var outcome = Outcome()
+        var catalog = catalog
         var seen = Set<String>()
         try await source.changedDeals(since: nil) { page in
             for deal in page.deals { seen.insert(deal.id) }
             for problem in page.problems { seen.insert(problem.dealID) }
-            try await write(page, catalog: catalog, outcome: &outcome, advanceWatermark: source.pagesInModificationOrder)
+            try await write(page, catalog: &catalog, outcome: &outcome, advanceWatermark: source.pagesInModificationOrder)
         }
         let stored = try await pool.query(
             "SELECT deal_id FROM crm.deals WHERE project_id = $1 AND connection_id = $2 AND NOT is_deleted",
@@ -110,10 +115,18 @@ public struct DealSyncEngine: Sendable {
 
     // MARK: - steps
 
-    private func write(_ page: CRMDealPage, catalog: CRMCatalog, outcome: inout Outcome, advanceWatermark: Bool) async throws {
+    private func write(_ page: CRMDealPage, catalog: inout CRMCatalog, outcome: inout Outcome, advanceWatermark: Bool) async throws {
+        // A stage the catalog does not list is most likely new in the CRM: read the catalog again
+        // (once a pass) rather than store its deals as `unknown` until they change again.
+        let current = catalog
+        if outcome.catalog == nil, page.deals.contains(where: { current.kind(pipeline: $0.pipelineID, stage: $0.stageID) == nil }) {
+            catalog = try await syncCatalog()
+            outcome.catalog = catalog
+        }
         let contacts = try await source.contacts(ids: Array(Set(page.deals.flatMap(\.contactIDs))).sorted())
         let history = source.readsHistoryPerDeal ? try await source.history(of: page.deals) : CRMHistory()
         let newest = page.deals.map(\.updatedAt).max()
+        let catalog = catalog
         try await pool.withTransaction { connection in
             let written = try await store.write(page, contacts: contacts, history: history, catalog: catalog, on: connection)
             try await enqueueChanged(written, on: connection)

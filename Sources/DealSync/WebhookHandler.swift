@@ -52,7 +52,7 @@ public struct WebhookHandler: BatchHandler {
             guard let hook = AmoWebhook.parse(message.body) else {
                 throw WebhookError("the body is not an amoCRM webhook (no leads[...] and no account[...] keys)")
             }
-            if let expected = connection.webhookAccount, hook.accountID != expected {
+            if let expected = connection.webhookAccountID, hook.accountID != expected {
                 throw WebhookError("the webhook is for amoCRM account \(hook.accountID ?? "(none)"), the connection is account \(expected)")
             }
             return hook.leads.map(\.id)
@@ -63,7 +63,7 @@ public struct WebhookHandler: BatchHandler {
             guard ["ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"].contains(event.event) else {
                 throw WebhookError("Bitrix24 event \(event.event) is not a deal event")
             }
-            guard let expected = connection.webhookAccount, event.applicationToken == expected else {
+            guard let expected = connection.applicationToken, event.applicationToken == expected else {
                 throw WebhookError("the Bitrix24 event's auth[application_token] does not match the connection's application_token")
             }
             return [event.dealID]

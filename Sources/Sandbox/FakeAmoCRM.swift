@@ -26,6 +26,8 @@ public final class FakeAmoCRM: Sendable {
         public var malformedPrice: Set<Int64> = []
         /// Lead ids whose stage is one no pipeline lists.
         public var strayStage: Set<Int64> = []
+        /// A regular stage added to pipeline 3001 (a stage created in the CRM after a sync began).
+        public var addedStage: Int64?
         public init() {}
     }
 
@@ -266,7 +268,7 @@ public final class FakeAmoCRM: Sendable {
             return self.token(Data(body.readableBytesView))
         }
         router.get("/api/v4/leads") { request, _ in self.api(request) { state, query in self.leads(&state, query, request) } }
-        router.get("/api/v4/leads/pipelines") { request, _ in self.api(request) { _, _ in self.pipelinesAnswer() } }
+        router.get("/api/v4/leads/pipelines") { request, _ in self.api(request) { state, _ in self.pipelinesAnswer(added: state.knobs.addedStage) } }
         router.get("/api/v4/users") { request, _ in
             self.api(request) { _, _ in
                 Self.json(.ok, #"{"_total_items": 2, "_page": 1, "_page_count": 1, "_links": {"self": {"href": "/api/v4/users"}}, "_embedded": {"users": [{"id": 504141, "name": "Анна Менеджер", "email": "anna@example.org", "lang": "ru"}, {"id": 504142, "name": "Борис Продажин", "email": null, "lang": "ru"}]}}"#)
@@ -412,9 +414,10 @@ public final class FakeAmoCRM: Sendable {
         return Self.json(.ok, #"{"_page": 1, "_links": {"self": {"href": "/api/v4/catalogs/\#(catalog)/elements"}}, "_embedded": {"elements": [\#(items.joined(separator: ", "))]}}"#)
     }
 
-    private func pipelinesAnswer() -> Response {
+    private func pipelinesAnswer(added: Int64?) -> Response {
         let pipelines = Self.pipelines.enumerated().map { index, pipeline in
-            let statuses = pipeline.statuses.enumerated().map { order, status in
+            let listed = pipeline.statuses + (pipeline.id == 3001 ? added.map { [(id: $0, name: "Новый этап", type: 0)] } ?? [] : [])
+            let statuses = listed.enumerated().map { order, status in
                 #"{"id": \#(status.id), "name": \#(text(status.name)), "sort": \#((order + 1) * 10), "is_editable": \#(status.type == 0), "pipeline_id": \#(pipeline.id), "type": \#(status.type), "account_id": 29000001}"#
             }
             return #"{"id": \#(pipeline.id), "name": \#(text(pipeline.name)), "sort": \#(index + 1), "is_main": \#(index == 0), "is_unsorted_on": true, "is_archive": false, "account_id": 29000001, "_links": {"self": {"href": "/api/v4/leads/pipelines/\#(pipeline.id)"}}, "_embedded": {"statuses": [\#(statuses.joined(separator: ", "))]}}"#

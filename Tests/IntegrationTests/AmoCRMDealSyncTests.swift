@@ -237,6 +237,28 @@ import Testing
         }
     }
 
+    @Test func aStageCreatedInTheCRMAfterTheCatalogWasReadIsPickedUpAtOnce() async throws {
+        let world = try await World.make(leads: 10)
+        try await FakeServer.serve(world.fake.router()) { url in
+            let connection = try world.connection(url)
+            let catalog = try await connection.engine.syncCatalog()
+            _ = try await connection.engine.poll(catalog: catalog)
+            let catalogCalls = world.fake.paths.filter { $0 == "/api/v4/leads/pipelines" }.count
+            // A manager adds a stage and moves a deal there; the poller still holds the old catalog.
+            var knobs = FakeAmoCRM.Knobs()
+            knobs.addedStage = 41_009
+            world.fake.setKnobs(knobs)
+            world.fake.move(19_000, stage: 41_009)
+            let outcome = try await connection.engine.poll(catalog: catalog)
+            #expect(outcome.catalog?.kind(pipeline: "3001", stage: "41009") == .regular)
+            #expect(world.fake.paths.filter { $0 == "/api/v4/leads/pipelines" }.count == catalogCalls + 1)
+            #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE deal_id = '19000' AND status = 'open'") == 1)
+            // A poll with nothing new reads no catalog.
+            _ = try await connection.engine.poll(catalog: outcome.catalog!)
+            #expect(world.fake.paths.filter { $0 == "/api/v4/leads/pipelines" }.count == catalogCalls + 1)
+        }
+    }
+
     @Test func aMalformedAmountFailsOnlyThatDealAndAnUnknownStageIsKept() async throws {
         let world = try await World.make(leads: 30)
         var knobs = FakeAmoCRM.Knobs()
