@@ -129,7 +129,7 @@ let package = Package(
         ]),
         // The identity resolver: visits and leads stored, deals joined to leads, customers.
         .target(name: "Identity", dependencies: [
-            "Domain", "Postgres", "Runtime",
+            "Domain", "Postgres", "Runtime", "Settings",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "identity-resolver", dependencies: [

@@ -70,6 +70,9 @@ public enum Timestamp {
         return Date(timeIntervalSince1970: Double(seconds) + Double(micros) / 1_000_000)
     }
 
+    /// Microseconds since the epoch, rounded (exact for any time `parse` returns).
+    public static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
+
     /// `2026-11-23T04:56:00.123456Z`: UTC, rounded to the microsecond.
     public static func format(_ date: Date) -> String {
         var total = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())

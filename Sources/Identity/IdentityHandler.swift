@@ -3,12 +3,18 @@ import Foundation
 import Logging
 import Postgres
 import Runtime
+import Settings
 
 /// The identity resolver's consumer: stores the tracker's visits and leads (first write wins, so
 /// a repeated `visit_id` / `request_id` changes nothing, and a redelivered message is harmless),
-/// and notes the deals deal-sync changed for linking.
+/// then links what the batch can change (`LinkPass`) and publishes `attribution.dirty` with the
+/// changed leads and days — all in the batch's transaction.
 public struct IdentityHandler: BatchHandler {
-    public init() {}
+    let settings: [String: LinkSettings]
+
+    public init(projects: [Project]) {
+        settings = Dictionary(projects.map { ($0.id, LinkSettings($0)) }, uniquingKeysWith: { first, _ in first })
+    }
 
     public func handle(_ messages: [Envelope], on connection: PGConnection, logger: Logger) async throws {
         var visits: [(String, TrackedVisit)] = []
@@ -28,7 +34,51 @@ public struct IdentityHandler: BatchHandler {
                 throw EnvelopeError("the identity resolver does not take \(envelope.type) messages")
             }
         }
-        try await store(visits: visits, leads: leads, deals: deals, on: connection)
+        for project in Set(visits.map(\.0) + leads.map(\.0) + deals.map(\.0)) where settings[project] == nil {
+            throw EnvelopeError("project '\(project)' is not in the identity resolver's configuration")
+        }
+        let storedVisits = try await store(visits: visits, leads: leads, deals: deals, on: connection)
+        var messages: [OutboxMessage] = []
+        // Projects in a fixed order: a batch spanning projects takes their locks in one order.
+        for project in Set(storedVisits.map(\.0) + leads.map(\.0) + deals.map(\.0)).sorted() {
+            let pass = LinkPass(project: project, settings: settings[project]!, connection: connection)
+            let changes = try await pass.run(
+                visits: storedVisits.filter { $0.0 == project }.map { ($0.1, $0.2, $0.3) },
+                leads: Array(Set(leads.filter { $0.0 == project }.map(\.1.requestID))),
+                deals: Array(Set(deals.filter { $0.0 == project }.map { "\($0.1)/\($0.2)" })).sorted().map { key in
+                    let slash = key.firstIndex(of: "/")!
+                    return (String(key[..<slash]), String(key[key.index(after: slash)...]))
+                })
+            messages += try Self.dirtyMessages(project: project, changes)
+        }
+        if !messages.isEmpty { try await Outbox.enqueue(messages, on: connection) }
+    }
+
+    /// `attribution.dirty` payload: the project's changed leads, orphan deals and days.
+    public struct Dirty: Codable, Sendable, Equatable {
+        public var leads: [String]
+        public var deals: [String]
+        public var days: [String]
+    }
+
+    static func dirtyMessages(project: String, _ changes: LinkChanges) throws -> [OutboxMessage] {
+        guard !changes.days.isEmpty || !changes.leads.isEmpty || !changes.orphanDeals.isEmpty else { return [] }
+        let leads = changes.leads.sorted()
+        let deals = changes.orphanDeals.sorted()
+        let days = changes.days.sorted().map(\.description)
+        var messages: [OutboxMessage] = []
+        // Chunks of at most 5,000 leads; every chunk carries all the days.
+        var start = 0
+        repeat {
+            let slice = Array(leads[start..<min(leads.count, start + 5000)])
+            let payload = Dirty(leads: slice, deals: start == 0 ? deals : [], days: days)
+            let key = "\(project)|\(slice.joined(separator: ","))|\(payload.deals.joined(separator: ","))|\(days.joined(separator: ","))"
+            messages.append(try OutboxMessage(
+                exchange: ClusterTopology.exchange, routingKey: ClusterTopology.attributionDirty, type: ClusterTopology.attributionDirty,
+                project: project, id: "attribution.dirty:\(project):\(FNV1a.hex(key)):\(Date().timeIntervalSince1970)", payload: payload))
+            start += 5000
+        } while start < leads.count
+        return messages
     }
 
     static func instant(_ text: String, _ field: String) throws -> Date {
@@ -36,12 +86,19 @@ public struct IdentityHandler: BatchHandler {
         return date
     }
 
-    func store(visits: [(String, TrackedVisit)], leads: [(String, TrackedLead)], deals: [(String, String, String)], on connection: PGConnection) async throws {
+    /// Stores visits and leads (insert-new); returns each distinct visit's (project, id, client,
+    /// start in µs).
+    func store(visits: [(String, TrackedVisit)], leads: [(String, TrackedLead)], deals: [(String, String, String)], on connection: PGConnection)
+        async throws -> [(String, String, String?, Int64)]
+    {
+        var stored: [(String, String, String?, Int64)] = []
         if !visits.isEmpty {
             // Checked before the COPY starts: a bad time fails the message, not half a write.
-            let rows = try visits.map { project, visit in
+            var seenVisits = Set<String>()
+            let rows = try visits.filter { seenVisits.insert($0.0 + "\u{0}" + $0.1.visitID).inserted }.map { project, visit in
                 (project, visit, try Self.instant(visit.occurredAt, "occurred_at"), try Self.instant(visit.receivedAt, "received_at"))
             }
+            stored = rows.map { ($0.0, $0.1.visitID, $0.1.clientID, Timestamp.micros($0.2)) }
             _ = try await connection.bulkWrite(PGBulkWrite(
                 table: "journey.visits",
                 columns: ["project_id", "visit_id", "client_id", "occurred_at", "landing_url", "referrer", "referrer_host", "referrer_kind",
@@ -80,11 +137,6 @@ public struct IdentityHandler: BatchHandler {
                 }
             }
         }
-        if !deals.isEmpty {
-            try await connection.query("""
-                INSERT INTO journey.deals_to_link (project_id, connection_id, deal_id)
-                SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING
-                """, [deals.map(\.0), deals.map(\.1), deals.map(\.2)])
-        }
+        return stored
     }
 }

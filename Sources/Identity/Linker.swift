@@ -150,4 +150,81 @@ public enum Linker {
         if let latest = earlier.max(by: precedes) { return (latest.requestID, .contactEarlier) }
         return nil
     }
+
+    // MARK: - definition 18: customers
+
+    /// The kinds of key that measure a customer's size: phone, e-mail, client id, CRM contact.
+    static func isPersonKey(_ key: String) -> Bool {
+        key.hasPrefix("p:") || key.hasPrefix("e:") || key.hasPrefix("c:") || key.hasPrefix("k:")
+    }
+
+    /// Customers: connected components of records (leads and deals) joined by the keys they
+    /// share. A component may hold at most `cap` person keys (phones, e-mails, client ids, CRM
+    /// contacts); a larger one is split by cutting, one at a time, the key that pulls together
+    /// the most other person keys (ties: bytewise smaller key) until every part fits. Request ids
+    /// (a deal naming its lead) are never cut. The result depends only on the records, never on
+    /// the order they came in.
+    ///
+    /// - Parameter owners: every record's keys (blocked keys already removed).
+    /// - Returns: each record's component (the index of its component's first record in
+    ///   `owners`), and the keys cut with the number of person keys each pulled together.
+    public static func customers(_ owners: [(id: String, keys: [String])], cap: Int) -> (component: [Int], cut: [(key: String, reach: Int)]) {
+        var keyOwners: [String: [Int]] = [:]
+        for (index, owner) in owners.enumerated() {
+            for key in Set(owner.keys) { keyOwners[key, default: []].append(index) }
+        }
+        // How many other person keys a key pulls together: the person keys of its owners.
+        func reach(_ key: String) -> Int {
+            var keys = Set<String>()
+            for owner in keyOwners[key] ?? [] { for other in owners[owner].keys where isPersonKey(other) { keys.insert(other) } }
+            keys.remove(key)
+            return keys.count
+        }
+        var cut: [(key: String, reach: Int)] = []
+        var isCut = Set<String>()
+        while true {
+            var parent = Array(0..<owners.count)
+            func find(_ x: Int) -> Int {
+                var x = x
+                while parent[x] != x { parent[x] = parent[parent[x]]; x = parent[x] }
+                return x
+            }
+            for (key, holders) in keyOwners where !isCut.contains(key) && holders.count > 1 {
+                let first = find(holders[0])
+                for other in holders.dropFirst() {
+                    let root = find(other)
+                    if root != first { parent[max(root, first)] = min(root, first) }
+                }
+            }
+            // Roots are the smallest index of each component (unions always keep the smaller).
+            var members: [Int: [Int]] = [:]
+            for index in owners.indices { members[find(index), default: []].append(index) }
+            var cutNow: [(String, Int)] = []
+            for (_, group) in members {
+                var personKeys = Set<String>()
+                var shared = Set<String>()
+                for index in group {
+                    for key in owners[index].keys where !isCut.contains(key) {
+                        if isPersonKey(key) { personKeys.insert(key) }
+                        if (keyOwners[key]?.count ?? 0) > 1, !key.hasPrefix("r:") { shared.insert(key) }
+                    }
+                }
+                guard personKeys.count > cap, !shared.isEmpty else { continue }
+                var best: (key: String, reach: Int)?
+                for key in shared {
+                    let r = reach(key)
+                    if best == nil || r > best!.reach || (r == best!.reach && Array(key.utf8).lexicographicallyPrecedes(Array(best!.key.utf8))) {
+                        best = (key, r)
+                    }
+                }
+                cutNow.append(best!)
+            }
+            if cutNow.isEmpty {
+                var component = Array(repeating: 0, count: owners.count)
+                for index in owners.indices { component[index] = find(index) }
+                return (component, cut.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) })
+            }
+            for (key, r) in cutNow where isCut.insert(key).inserted { cut.append((key, r)) }
+        }
+    }
 }

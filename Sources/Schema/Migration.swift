@@ -32,5 +32,6 @@ public struct Migration: Sendable, Equatable {
         Migration(version: 5, name: "link_tags", bytes: PackageResources.V0005__link_tags_sql),
         Migration(version: 6, name: "crm", bytes: PackageResources.V0006__crm_sql),
         Migration(version: 7, name: "journey", bytes: PackageResources.V0007__journey_sql),
+        Migration(version: 8, name: "links", bytes: PackageResources.V0008__links_sql),
     ]
 }

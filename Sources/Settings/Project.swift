@@ -17,15 +17,19 @@ public struct Project: Codable, Sendable, Equatable {
     /// external (domain.md definition 1).
     public var siteDomains: [String]
     public var sources: [Source]
+    /// How the identity resolver links leads, deals and customers.
+    public var linking: Linking
 
     enum CodingKeys: String, CodingKey {
-        case id, name, timeZone = "time_zone", currency, ingestKey = "ingest_key", siteKey = "site_key", siteDomains = "site_domains", sources
+        case id, name, timeZone = "time_zone", currency, ingestKey = "ingest_key", siteKey = "site_key", siteDomains = "site_domains", sources,
+             linking
     }
 
     public init(
         id: String, name: String, timeZone: String = "Europe/Moscow", currency: String = "RUB", ingestKey: Secret? = nil,
-        siteKey: Secret? = nil, siteDomains: [String] = [], sources: [Source] = []
+        siteKey: Secret? = nil, siteDomains: [String] = [], sources: [Source] = [], linking: Linking = Linking()
     ) {
+        self.linking = linking
         self.siteDomains = siteDomains
         self.id = id
         self.name = name
@@ -46,6 +50,7 @@ public struct Project: Codable, Sendable, Equatable {
         siteKey = try c.decodeIfPresent(Secret.self, forKey: .siteKey)
         siteDomains = try c.decodeIfPresent([String].self, forKey: .siteDomains) ?? []
         sources = try c.decodeIfPresent([Source].self, forKey: .sources) ?? []
+        linking = try c.decodeIfPresent(Linking.self, forKey: .linking) ?? Linking()
     }
 
     func validate(path: String) throws {
@@ -64,6 +69,7 @@ public struct Project: Codable, Sendable, Equatable {
             }
             guard !source.kind.isEmpty else { throw SettingsError("\(path).sources[\(index)].kind: empty") }
         }
+        try linking.validate(path: "\(path).linking")
     }
 
     /// The source with this id.

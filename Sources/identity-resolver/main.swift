@@ -17,7 +17,7 @@ struct IdentityResolverCommand: AsyncParsableCommand {
         Observability.bootstrap(settings)
         let worker = WorkerConfiguration(name: "identity-resolver", queue: ClusterTopology.identityQueue, topology: ClusterTopology.all,
                                          prefetch: 2000, batchSize: 500, batchLinger: 0.02, skipProcessed: false)
-        try await WorkerApp(settings: settings, worker: worker, handler: IdentityHandler(), publishTopology: ClusterTopology.all)
+        try await WorkerApp(settings: settings, worker: worker, handler: IdentityHandler(projects: settings.projects), publishTopology: ClusterTopology.all)
             .build(logger: Logger(label: "identity-resolver")).run()
     }
 }

@@ -1,0 +1,375 @@
+import Domain
+import Foundation
+import Postgres
+import Runtime
+import Settings
+
+/// A project's linking settings in the units the linker works in.
+public struct LinkSettings: Sendable {
+    public var lookbackSeconds: Int64
+    public var duplicateWindowSeconds: Int64
+    public var contactWindowSeconds: Int64
+    public var contactMaxAgeSeconds: Int64?
+    public var customerCap: Int
+    /// `p:+7…` / `e:…` keys that never link anything.
+    public var blockedKeys: Set<String>
+    public var timeZone: TimeZone
+
+    public init(_ project: Project) {
+        let linking = project.linking
+        lookbackSeconds = Int64(linking.lookbackDays) * 86_400
+        duplicateWindowSeconds = Int64(linking.duplicateWindowHours) * 3600
+        contactWindowSeconds = Int64(linking.contactWindowMinutes) * 60
+        contactMaxAgeSeconds = linking.contactMaxAgeDays.map { Int64($0) * 86_400 }
+        customerCap = linking.customerCap
+        blockedKeys = linking.blockedKeys
+        timeZone = TimeZone(identifier: project.timeZone) ?? TimeZone(identifier: "UTC")!
+    }
+}
+
+/// What one linking pass changed, for `attribution.dirty`.
+struct LinkChanges {
+    /// Leads whose touches, duplicate flag, customer or deals changed.
+    var leads = Set<String>()
+    /// Deals (`connection/deal`) that link to no lead and changed: orphan revenue sits on their day.
+    var orphanDeals = Set<String>()
+    /// Days (project time zone) whose figures may have changed.
+    var days = Set<LocalDay>()
+}
+
+/// The linking pass of one project for one batch, inside the batch's transaction.
+///
+/// Everything the batch can change lies in the connected component, over shared keys, of the
+/// batch's leads and deals (duplicates chain along phones, e-mails and visits; deals find leads
+/// by request id, visit and contact; customers are those components), plus the touches of the
+/// leads whose client id gained visits. The pass finds that component in `journey.keys`, loads
+/// its leads and deals, recomputes everything with `Linker` and writes what differs. Passes of a
+/// project are serialised by a transaction-level advisory lock taken before anything is read, so
+/// each sees every earlier pass's commit: two replicas produce exactly what one does.
+struct LinkPass {
+    let project: String
+    let settings: LinkSettings
+    let connection: PGConnection
+
+    /// Runs the pass for the batch's new visits (id, client id, start in µs), leads (request
+    /// ids) and deals (connection, deal id).
+    func run(visits: [(id: String, client: String?, start: Int64)], leads: [String], deals: [(connection: String, id: String)]) async throws -> LinkChanges {
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 18))", ["identity-link:" + project])
+        var changes = LinkChanges()
+        for visit in visits { changes.days.insert(day(visit.start)) }
+
+        // 1. Client keys: a lead's client id is the posted one, else its visit's — which can
+        // arrive after the lead.
+        let visitIDs = visits.map(\.id)
+        let rekeyed = try await connection.query("""
+            UPDATE journey.leads l SET client_key = k.client
+            FROM (SELECT l2.request_id, COALESCE(l2.client_id, v.client_id) AS client
+                  FROM journey.leads l2
+                  LEFT JOIN journey.visits v ON v.project_id = l2.project_id AND v.visit_id = l2.visit_id
+                  WHERE l2.project_id = $1 AND (l2.request_id = ANY($2) OR l2.visit_id = ANY($3))) k
+            WHERE l.project_id = $1 AND l.request_id = k.request_id AND k.client IS NOT NULL AND l.client_key IS DISTINCT FROM k.client
+            RETURNING l.request_id
+            """, [project, leads, visitIDs]).map { try $0.decode(String.self, 0) }
+
+        // 2. Keys of the batch's leads (and of leads that gained a client id).
+        let keyedLeads = Array(Set(leads).union(rekeyed))
+        if !keyedLeads.isEmpty {
+            try await connection.query("""
+                INSERT INTO journey.keys (project_id, key, owner)
+                SELECT l.project_id, k, 'l:' || l.request_id FROM journey.leads l,
+                       unnest(ARRAY['r:' || l.request_id, 'p:' || l.phone, 'e:' || l.email, 'v:' || l.visit_id, 'c:' || l.client_key]) AS k
+                WHERE l.project_id = $1 AND l.request_id = ANY($2) AND k IS NOT NULL
+                ON CONFLICT DO NOTHING
+                """, [project, keyedLeads])
+        }
+        // Keys of the batch's deals: replaced (a contact's phone can change); the old ones
+        // still say where the deal used to belong.
+        var seedKeys = Set<String>()
+        var seedOwners = Set(keyedLeads.map { "l:" + $0 })
+        let dealOwners = deals.map { "d:\($0.connection)/\($0.id)" }
+        seedOwners.formUnion(dealOwners)
+        if !deals.isEmpty {
+            for row in try await connection.query("DELETE FROM journey.keys WHERE project_id = $1 AND owner = ANY($2) RETURNING key", [project, dealOwners]) {
+                seedKeys.insert(try row.decode(String.self, 0))
+            }
+            try await connection.query("""
+                INSERT INTO journey.keys (project_id, key, owner)
+                SELECT DISTINCT d.project_id, x.key, 'd:' || d.connection_id || '/' || d.deal_id
+                FROM crm.deals d
+                JOIN unnest($2::text[], $3::text[]) AS w(connection_id, deal_id) ON d.connection_id = w.connection_id AND d.deal_id = w.deal_id
+                CROSS JOIN LATERAL (
+                    SELECT 'r:' || NULLIF(btrim(d.request_id), '')
+                    UNION ALL SELECT 'v:' || NULLIF(btrim(d.visit_id), '')
+                    UNION ALL SELECT 'k:' || d.connection_id || '/' || cid FROM unnest(d.contact_ids) AS cid
+                    UNION ALL SELECT 'p:' || p FROM crm.contacts c, unnest(c.phones) AS p
+                              WHERE c.project_id = d.project_id AND c.connection_id = d.connection_id AND c.contact_id = ANY(d.contact_ids)
+                    UNION ALL SELECT 'e:' || e FROM crm.contacts c, unnest(c.emails) AS e
+                              WHERE c.project_id = d.project_id AND c.connection_id = d.connection_id AND c.contact_id = ANY(d.contact_ids)
+                ) AS x(key)
+                WHERE d.project_id = $1 AND NOT d.is_deleted AND x.key IS NOT NULL
+                ON CONFLICT DO NOTHING
+                """, [project, deals.map(\.connection), deals.map(\.id)])
+        }
+
+        // 3. The component: every record reachable from the batch over unblocked keys.
+        var ownerKeys: [String: [String]] = [:]
+        for owner in seedOwners { ownerKeys[owner] = [] }
+        for row in try await connection.query("SELECT owner, key FROM journey.keys WHERE project_id = $1 AND owner = ANY($2)", [project, Array(seedOwners)]) {
+            let (owner, key) = (try row.decode(String.self, 0), try row.decode(String.self, 1))
+            ownerKeys[owner, default: []].append(key)
+            seedKeys.insert(key)
+        }
+        var seenKeys = Set<String>()
+        var frontier = seedKeys.subtracting(settings.blockedKeys)
+        while !frontier.isEmpty {
+            seenKeys.formUnion(frontier)
+            let rows = try await connection.query("""
+                SELECT k2.owner, k2.key FROM journey.keys k1
+                JOIN journey.keys k2 ON k2.project_id = k1.project_id AND k2.owner = k1.owner
+                WHERE k1.project_id = $1 AND k1.key = ANY($2) AND NOT (k1.owner = ANY($3))
+                """, [project, Array(frontier), Array(ownerKeys.keys)])
+            var reached: [String: [String]] = [:]
+            for row in rows { reached[try row.decode(String.self, 0), default: []].append(try row.decode(String.self, 1)) }
+            frontier = []
+            for (owner, keys) in reached {
+                ownerKeys[owner] = keys
+                for key in keys where !seenKeys.contains(key) && !settings.blockedKeys.contains(key) { frontier.insert(key) }
+            }
+        }
+
+        // 4. Its leads and deals as stored, with their current results.
+        let leadIDs = ownerKeys.keys.filter { $0.hasPrefix("l:") }.map { String($0.dropFirst(2)) }
+        var stored: [String: StoredLead] = [:]
+        for row in try await connection.query("""
+            SELECT request_id, (extract(epoch FROM occurred_at) * 1000000)::int8, visit_id, client_key, phone, email, duplicate_of, customer_id
+            FROM journey.leads WHERE project_id = $1 AND request_id = ANY($2)
+            """, [project, leadIDs]) {
+            let lead = Linker.Lead(
+                requestID: try row.decode(String.self, 0), occurredAt: try row.decode(Int64.self, 1), visitID: try row.decode(String?.self, 2),
+                clientID: try row.decode(String?.self, 3), phone: try row.decode(String?.self, 4).flatMap { settings.blockedKeys.contains("p:" + $0) ? nil : $0 },
+                email: try row.decode(String?.self, 5).flatMap { settings.blockedKeys.contains("e:" + $0) ? nil : $0 })
+            stored[lead.requestID] = StoredLead(lead: lead, duplicateOf: try row.decode(String?.self, 6), customer: try row.decode(String?.self, 7))
+        }
+        let dealKeys = ownerKeys.keys.filter { $0.hasPrefix("d:") }
+        var storedDeals: [String: StoredDeal] = [:]
+        if !dealKeys.isEmpty {
+            let pairs = dealKeys.map { owner -> (String, String) in
+                let body = owner.dropFirst(2)
+                let slash = body.firstIndex(of: "/")!
+                return (String(body[..<slash]), String(body[body.index(after: slash)...]))
+            }
+            for row in try await connection.query("""
+                SELECT d.connection_id, d.deal_id, (extract(epoch FROM d.created_at) * 1000000)::int8, d.is_deleted, d.status,
+                       l.request_id, l.rule, l.customer_id
+                FROM crm.deals d
+                JOIN unnest($2::text[], $3::text[]) AS w(connection_id, deal_id) ON d.connection_id = w.connection_id AND d.deal_id = w.deal_id
+                LEFT JOIN journey.deal_links l ON l.project_id = d.project_id AND l.connection_id = d.connection_id AND l.deal_id = d.deal_id
+                WHERE d.project_id = $1
+                """, [project, pairs.map(\.0), pairs.map(\.1)]) {
+                let owner = "d:\(try row.decode(String.self, 0))/\(try row.decode(String.self, 1))"
+                let keys = ownerKeys[owner] ?? []
+                func values(_ prefix: String) -> [String] {
+                    keys.filter { $0.hasPrefix(prefix) && !settings.blockedKeys.contains($0) }.map { String($0.dropFirst(2)) }.sorted()
+                }
+                let deal = Linker.Deal(dealID: owner, createdAt: try row.decode(Int64.self, 2), requestID: values("r:").first, visitID: values("v:").first,
+                                       phones: values("p:"), emails: values("e:"))
+                storedDeals[owner] = StoredDeal(
+                    deal: deal, deleted: try row.decode(Bool.self, 3), won: try row.decode(String.self, 4) == "won",
+                    lead: try row.decode(String?.self, 5), rule: try row.decode(String?.self, 6), customer: try row.decode(String?.self, 7))
+            }
+        }
+
+        // 5. Recompute: duplicates, deal → lead, customers.
+        let leadsInComponent = stored.values.map(\.lead)
+        let duplicates = Linker.duplicates(leadsInComponent, windowSeconds: settings.duplicateWindowSeconds)
+        var dealLinks: [String: (requestID: String, rule: Linker.Rule)?] = [:]
+        for (owner, deal) in storedDeals where !deal.deleted {
+            dealLinks[owner] = Linker.lead(of: deal.deal, leads: leadsInComponent, duplicates: duplicates, nearSeconds: settings.contactWindowSeconds,
+                                           maxAgeSeconds: settings.contactMaxAgeSeconds)
+        }
+        let records = ownerKeys.filter { owner, _ in
+            owner.hasPrefix("l:") ? stored[String(owner.dropFirst(2))] != nil : !(storedDeals[owner]?.deleted ?? true)
+        }.map { (id: $0.key, keys: $0.value.filter { !settings.blockedKeys.contains($0) }) }
+        let (component, cut) = Linker.customers(records, cap: settings.customerCap)
+        var groups: [Int: [Int]] = [:]
+        for index in records.indices { groups[component[index], default: []].append(index) }
+        var customerOf: [String: String] = [:]
+        for (_, members) in groups {
+            let ids = members.map { records[$0].id }
+            // The customer's id: its first non-duplicate lead's request id (its acquisition), else
+            // its bytewise-first deal.
+            // (A duplicate cut off from its chain's first lead by the cap falls back to its own.)
+            let memberLeads = ids.compactMap { $0.hasPrefix("l:") ? stored[String($0.dropFirst(2))]?.lead : nil }
+            let firstLead = memberLeads.filter { duplicates[$0.requestID] == nil }.min(by: Linker.precedes) ?? memberLeads.min(by: Linker.precedes)
+            let firstDeal = ids.filter { $0.hasPrefix("d:") }.min { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            let name = firstLead.map(\.requestID) ?? "deal:" + String(firstDeal?.dropFirst(2) ?? "")
+            for id in ids { customerOf[id] = name }
+        }
+
+        // 6. Write what differs.
+        var leadUpdates: [(String, String?, String?)] = []
+        for (id, lead) in stored {
+            let duplicateOf = duplicates[id]
+            let customer = customerOf["l:" + id]
+            if lead.duplicateOf != duplicateOf || lead.customer != customer {
+                leadUpdates.append((id, duplicateOf, customer))
+                changes.leads.insert(id)
+            }
+        }
+        if !leadUpdates.isEmpty {
+            try await connection.query("""
+                UPDATE journey.leads l SET duplicate_of = NULLIF(u.duplicate_of, E'\\x01'), customer_id = NULLIF(u.customer_id, E'\\x01')
+                FROM unnest($2::text[], $3::text[], $4::text[]) AS u(request_id, duplicate_of, customer_id)
+                WHERE l.project_id = $1 AND l.request_id = u.request_id
+                """, [project, leadUpdates.map(\.0), leadUpdates.map { $0.1 ?? "\u{1}" }, leadUpdates.map { $0.2 ?? "\u{1}" }])
+        }
+        var linkRows: [(connection: String, deal: String, lead: String?, rule: String, customer: String)] = []
+        var unlinked: [(String, String)] = []
+        let batchDeals = Set(dealOwners)
+        for (owner, deal) in storedDeals {
+            let body = owner.dropFirst(2)
+            let slash = body.firstIndex(of: "/")!
+            let (connectionID, dealID) = (String(body[..<slash]), String(body[body.index(after: slash)...]))
+            if deal.deleted {
+                if deal.rule != nil { unlinked.append((connectionID, dealID)); if let lead = deal.lead { changes.leads.insert(lead) } else { changes.orphanDeals.insert(String(body)) } }
+                continue
+            }
+            let link = dealLinks[owner] ?? nil
+            let rule = link?.rule.rawValue ?? "none"
+            let customer = customerOf[owner]!
+            let changed = deal.lead != link?.requestID || deal.rule != rule || deal.customer != customer
+            if changed { linkRows.append((connectionID, dealID, link?.requestID, rule, customer)) }
+            if changed || batchDeals.contains(owner) {
+                // The deal's figures (status, amount, payments) may have changed too: its lead's
+                // day, or its own day when it is orphan revenue.
+                if let lead = deal.lead { changes.leads.insert(lead) }
+                if let lead = link?.requestID { changes.leads.insert(lead) } else { changes.orphanDeals.insert(String(body)); changes.days.insert(day(deal.deal.createdAt)) }
+            }
+        }
+        if !unlinked.isEmpty {
+            try await connection.query("""
+                DELETE FROM journey.deal_links l USING unnest($2::text[], $3::text[]) AS u(connection_id, deal_id)
+                WHERE l.project_id = $1 AND l.connection_id = u.connection_id AND l.deal_id = u.deal_id
+                """, [project, unlinked.map(\.0), unlinked.map(\.1)])
+        }
+        if !linkRows.isEmpty {
+            try await connection.query("""
+                INSERT INTO journey.deal_links (project_id, connection_id, deal_id, request_id, rule, customer_id)
+                SELECT $1, u.connection_id, u.deal_id, NULLIF(u.request_id, E'\\x01'), u.rule, u.customer_id
+                FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(connection_id, deal_id, request_id, rule, customer_id)
+                ON CONFLICT (project_id, connection_id, deal_id) DO UPDATE
+                SET request_id = EXCLUDED.request_id, rule = EXCLUDED.rule, customer_id = EXCLUDED.customer_id, linked_at = now()
+                """, [project, linkRows.map(\.connection), linkRows.map(\.deal), linkRows.map { $0.lead ?? "\u{1}" }, linkRows.map(\.rule),
+                      linkRows.map(\.customer)])
+        }
+        // Cut keys: the component's entries are replaced by what this pass found.
+        let componentKeys = Set(records.flatMap(\.keys))
+        if !componentKeys.isEmpty {
+            try await connection.query("DELETE FROM journey.overloaded_keys WHERE project_id = $1 AND key = ANY($2)", [project, Array(componentKeys)])
+        }
+        if !cut.isEmpty {
+            try await connection.query("""
+                INSERT INTO journey.overloaded_keys (project_id, key, owners)
+                SELECT $1, u.key, u.reach FROM unnest($2::text[], $3::int[]) AS u(key, reach)
+                ON CONFLICT (project_id, key) DO UPDATE SET owners = EXCLUDED.owners, noted_at = now()
+                """, [project, cut.map(\.key), cut.map(\.reach)])
+        }
+
+        // 7. Touches: the batch's leads, leads that gained a client id, and leads whose client
+        // id or own visit gained visits.
+        var touchLeads = Set(leads).union(rekeyed)
+        if !visits.isEmpty {
+            let withClient = visits.filter { $0.client != nil }
+            for row in try await connection.query("""
+                SELECT DISTINCT l.request_id FROM journey.leads l
+                JOIN unnest($2::text[], $3::int8[]) AS v(client, started) ON l.client_key = v.client
+                WHERE l.project_id = $1
+                  AND (extract(epoch FROM l.occurred_at) * 1000000)::int8 BETWEEN v.started AND v.started + $4::int8 * 1000000
+                UNION SELECT request_id FROM journey.leads WHERE project_id = $1 AND visit_id = ANY($5)
+                """, [project, withClient.map { $0.client! }, withClient.map(\.start), Int(settings.lookbackSeconds), visitIDs]) {
+                touchLeads.insert(try row.decode(String.self, 0))
+            }
+        }
+        if !touchLeads.isEmpty { try await relinkTouches(Array(touchLeads), changes: &changes) }
+
+        // The days of every changed lead.
+        if !changes.leads.isEmpty {
+            for row in try await connection.query("""
+                SELECT DISTINCT (extract(epoch FROM occurred_at) * 1000000)::int8 FROM journey.leads WHERE project_id = $1 AND request_id = ANY($2)
+                """, [project, Array(changes.leads)]) {
+                changes.days.insert(day(try row.decode(Int64.self, 0)))
+            }
+        }
+        return changes
+    }
+
+    func day(_ micros: Int64) -> LocalDay {
+        LocalDay(Date(timeIntervalSince1970: Double(micros / 1_000_000)), in: settings.timeZone)
+    }
+
+    /// Recomputes the touches of these leads and rewrites those that differ.
+    func relinkTouches(_ requestIDs: [String], changes: inout LinkChanges) async throws {
+        var leads: [Linker.Lead] = []
+        for row in try await connection.query("""
+            SELECT request_id, (extract(epoch FROM occurred_at) * 1000000)::int8, visit_id, client_key
+            FROM journey.leads WHERE project_id = $1 AND request_id = ANY($2)
+            """, [project, requestIDs]) {
+            leads.append(Linker.Lead(requestID: try row.decode(String.self, 0), occurredAt: try row.decode(Int64.self, 1),
+                                     visitID: try row.decode(String?.self, 2), clientID: try row.decode(String?.self, 3)))
+        }
+        let clients = Array(Set(leads.compactMap(\.clientID)))
+        let own = Array(Set(leads.compactMap(\.visitID)))
+        var visits: [String: Linker.Visit] = [:]
+        var byClient: [String: [Linker.Visit]] = [:]
+        for row in try await connection.query("""
+            SELECT visit_id, client_id, (extract(epoch FROM occurred_at) * 1000000)::int8 FROM journey.visits
+            WHERE project_id = $1 AND (client_id = ANY($2) OR visit_id = ANY($3))
+            """, [project, clients, own]) {
+            let visit = Linker.Visit(visitID: try row.decode(String.self, 0), clientID: try row.decode(String?.self, 1), startedAt: try row.decode(Int64.self, 2))
+            visits[visit.visitID] = visit
+            if let client = visit.clientID { byClient[client, default: []].append(visit) }
+        }
+        var current: [String: [String]] = [:]
+        for row in try await connection.query("""
+            SELECT request_id, visit_id || '|' || rule FROM journey.touches WHERE project_id = $1 AND request_id = ANY($2) ORDER BY request_id, position
+            """, [project, requestIDs]) {
+            current[try row.decode(String.self, 0), default: []].append(try row.decode(String.self, 1))
+        }
+        var rewrite: [String] = []
+        var rows: [(String, Int, String, Int64, String)] = []
+        for lead in leads {
+            let touches = Linker.touches(of: lead, visits: visits, visitsByClient: byClient, lookbackSeconds: settings.lookbackSeconds)
+            let described = touches.map { $0.visitID + "|" + ($0.visitID == lead.visitID ? "own_visit" : "client_lookback") }
+            guard described != (current[lead.requestID] ?? []) else { continue }
+            rewrite.append(lead.requestID)
+            changes.leads.insert(lead.requestID)
+            for (position, touch) in touches.enumerated() {
+                rows.append((lead.requestID, position + 1, touch.visitID, touch.startedAt, touch.visitID == lead.visitID ? "own_visit" : "client_lookback"))
+            }
+        }
+        guard !rewrite.isEmpty else { return }
+        try await connection.query("DELETE FROM journey.touches WHERE project_id = $1 AND request_id = ANY($2)", [project, rewrite])
+        if !rows.isEmpty {
+            try await connection.query("""
+                INSERT INTO journey.touches (project_id, request_id, position, visit_id, started_at, rule)
+                SELECT $1, u.request_id, u.position, u.visit_id, to_timestamp(0) + u.started * interval '1 microsecond', u.rule
+                FROM unnest($2::text[], $3::int[], $4::text[], $5::int8[], $6::text[]) AS u(request_id, position, visit_id, started, rule)
+                """, [project, rows.map(\.0), rows.map(\.1), rows.map(\.2), rows.map(\.3), rows.map(\.4)])
+        }
+    }
+}
+
+struct StoredLead {
+    var lead: Linker.Lead
+    var duplicateOf: String?
+    var customer: String?
+}
+
+struct StoredDeal {
+    var deal: Linker.Deal
+    var deleted: Bool
+    var won: Bool
+    var lead: String?
+    var rule: String?
+    var customer: String?
+}
