@@ -190,6 +190,32 @@ import Testing
         await capped.pool.close()
     }
 
+    @Test func twoBatchesOfOneCustomerAtOnceSerialiseAndSeeEachOther() async throws {
+        // Replica A holds its transaction open after linking lead a; replica B links a's
+        // duplicate b meanwhile. B must wait for A's commit and then see a — else each links
+        // without the other and b is never flagged.
+        let bench = try await B.make()
+        let first = try Envelope(decoding: Envelope.encode(type: ClusterTopology.eventsTracked, project: "school",
+                                                           payload: TrackedBatch(leads: [B.lead("a", at: 0, phone: "+79990000001")])))
+        let second = try Envelope(decoding: Envelope.encode(type: ClusterTopology.eventsTracked, project: "school",
+                                                            payload: TrackedBatch(leads: [B.lead("b", at: 60, phone: "+79990000001")])))
+        let other = PGPool(PGConfiguration(url: bench.pool.configuration.url), logger: TestStack.logger)
+        let handler = bench.handler
+        let replicaA = Task {
+            try await bench.pool.withTransaction { connection in
+                try await handler.handle([first], on: connection, logger: TestStack.logger)
+                try await Task.sleep(for: .seconds(1.5))
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try await other.withTransaction { try await handler.handle([second], on: $0, logger: TestStack.logger) }
+        try await replicaA.value
+        #expect(try await bench.duplicates() == ["b": "a"])
+        #expect(Set(try await bench.customers().keys) == ["a"])
+        await other.close()
+        await bench.pool.close()
+    }
+
     @Test func deletedDealsLoseTheirLinkAndChangesPublishTheAffectedLeadsAndDays() async throws {
         let bench = try await B.make()
         try await bench.send(visits: [B.visit("v1", client: "c1", at: 0)])

@@ -53,6 +53,19 @@ enum TestStack {
         return try await condition()
     }
 
+    /// Runs `rabbitmqctl` of the test stack's broker (`scripts/stack.sh rmqctl …`).
+    @discardableResult
+    static func rabbitmqctl(_ arguments: [String]) throws -> String {
+        let script = environment["ANALYTICS_STACK_SCRIPT"] ?? repositoryRoot.appendingPathComponent("scripts/stack.sh").path
+        let outputPath = "/tmp/\(unique("rmqctl")).out"
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let status = try Spawn.run("/bin/bash", [script, "rmqctl"] + arguments, environment: environment, outputPath: outputPath)
+        guard status == 0 else {
+            throw TestFailure("rabbitmqctl \(arguments.joined(separator: " ")) failed: \((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")")
+        }
+        return (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    }
+
     /// The repository root (for scripts).
     static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
