@@ -172,6 +172,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        .executableTarget(name: "identity-bench", dependencies: [
+            "BenchSupport", "AMQP", "Domain", "Postgres", "Runtime", "Sandbox", "Settings",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         .executableTarget(name: "tracker-bench", dependencies: [
             "BenchSupport", "Tracker", "Runtime", "Settings", "AMQP", "Domain",
             .product(name: "Logging", package: "swift-log"),

@@ -63,4 +63,34 @@ import Testing
         // Nothing matches: an orphan.
         #expect(link(.init(dealID: "d6", createdAt: Self.t0, requestID: "unknown", phones: ["+70000000000"])) == nil)
     }
+
+    /// Partition of owner ids by component, independent of indices.
+    static func partition(_ owners: [(id: String, keys: [String])], cap: Int) -> Set<Set<String>> {
+        let (component, _) = Linker.customers(owners, cap: cap)
+        var groups: [Int: Set<String>] = [:]
+        for (index, owner) in owners.enumerated() { groups[component[index], default: []].insert(owner.id) }
+        return Set(groups.values)
+    }
+
+    @Test func customersAreComponentsAndTheCapCutsTheWidestSharedKeyWhateverTheOrder() {
+        // Three people sharing one office phone; each has a device and an e-mail of their own,
+        // and the third a CRM deal naming their lead.
+        var owners: [(id: String, keys: [String])] = []
+        for person in 0..<3 {
+            owners.append((id: "l:\(person)a", keys: ["r:\(person)a", "p:office", "c:dev\(person)"]))
+            owners.append((id: "l:\(person)b", keys: ["r:\(person)b", "e:\(person)@x.ru", "c:dev\(person)"]))
+        }
+        owners.append((id: "d:amo/1", keys: ["r:2a", "k:amo/9", "p:+7999"]))
+        // Uncapped: one customer of everything.
+        #expect(Self.partition(owners, cap: 100).count == 1)
+        // Cap 4 person keys: the office phone (reaching 3 devices) goes; each person stands alone.
+        let expected: Set<Set<String>> = [["l:0a", "l:0b"], ["l:1a", "l:1b"], ["l:2a", "l:2b", "d:amo/1"]]
+        for _ in 0..<20 {
+            let shuffled = owners.shuffled()
+            #expect(Self.partition(shuffled, cap: 4) == expected)
+            #expect(Linker.customers(shuffled, cap: 4).cut.map(\.key) == ["p:office"])
+        }
+        // A single record over the cap cannot be split and stays whole.
+        #expect(Self.partition([(id: "l:x", keys: ["p:1", "p:2", "e:a", "e:b", "c:1"])], cap: 2) == [["l:x"]])
+    }
 }

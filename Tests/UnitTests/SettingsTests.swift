@@ -60,5 +60,22 @@ import Testing
         #expect(message("projects:\n  - id: a\n  - id: a\n").contains("used twice"))
         #expect(message("projects:\n  - id: a\n    sources:\n      - id: s\n").contains("kind"))
         #expect(message("projects:\n  - id: a\n    ingest_key: {env: A, file: B}\n").contains("exactly one"))
+        #expect(message("projects:\n  - id: a\n    linking: {lookback_days: 0}\n").contains("projects[0].linking.lookback_days"))
+        #expect(message("projects:\n  - id: a\n    linking: {customer_cap: 1}\n").contains("projects[0].linking.customer_cap"))
+        #expect(message("projects:\n  - id: a\n    linking: {blocked: [\"+7 495 000-00-00\", \"12345\"]}\n").contains("projects[0].linking.blocked[1]"))
+    }
+
+    @Test func linkingSettingsDefaultAndNormaliseBlockedValues() throws {
+        let settings = try Settings.parse(yaml: """
+            projects:
+              - id: a
+              - id: b
+                linking: {lookback_days: 7, contact_max_age_days: 90, blocked: ["8 (495) 000-00-00", " Test@Example.COM "]}
+            """)
+        _ = try settings.validate()
+        #expect(settings.projects[0].linking == Linking())
+        #expect(settings.projects[0].linking.lookbackDays == 30 && settings.projects[0].linking.duplicateWindowHours == 12)
+        #expect(settings.projects[1].linking.lookbackDays == 7 && settings.projects[1].linking.contactMaxAgeDays == 90)
+        #expect(settings.projects[1].linking.blockedKeys == ["p:+74950000000", "e:test@example.com"])
     }
 }

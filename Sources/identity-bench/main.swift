@@ -1,0 +1,162 @@
+import AMQP
+import BenchSupport
+import Domain
+import Foundation
+import Logging
+import Postgres
+import Runtime
+import Sandbox
+import Settings
+
+// Identity resolution benchmark (release build). Usage: identity-bench [people] [records per message]
+//
+// Generates a world (`Sandbox.World`, seeded) — by default 200,000 people: about 1,000,000 visits,
+// 100,000 leads and 20,000 deals — stores its CRM deals and contacts as deal-sync would, starts
+// the `identity-resolver` executable (built next to this one) on an empty database, and times
+// from the first message published (visits and leads in time order, `records per message` to a
+// message, then the deal changes) to the moment every visit, lead and deal link is committed
+// and the queue is empty. Reports the resolver's peak RSS (VmHWM).
+
+let arguments = CommandLine.arguments
+let people = arguments.count > 1 ? Int(arguments[1])! : 200_000
+let perMessage = arguments.count > 2 ? Int(arguments[2])! : 500
+let environment = ProcessInfo.processInfo.environment
+let serverURL = environment["DATABASE_URL"] ?? Settings.defaultDatabaseURL
+let amqpURL = environment["AMQP_URL"] ?? Settings.defaultAMQPURL
+var logger = Logger(label: "identity-bench")
+logger.logLevel = .warning
+
+func log(_ text: String) {
+    FileHandle.standardError.write(Data("[\(Date())] \(text)\n".utf8))
+}
+
+log("generating the world of \(people) people")
+let world = World(World.Spec(seed: 8, days: 90, people: people))
+let wonOrphans = world.deals.filter { $0.truth == nil }.count
+print("machine: \(Bench.machine); PostgreSQL and RabbitMQ on the same host")
+print("world: \(world.visits.count) visits, \(world.leads.count) leads (\(world.duplicateTruth.count) duplicates), \(world.deals.count) deals (\(wonOrphans) link to no lead)")
+
+let database = try await Bench.freshDatabase(serverURL: serverURL, logger: logger)
+let pool = PGPool(PGConfiguration(url: database), logger: logger)
+log("storing CRM rows")
+try await pool.withTransaction { connection in
+    var contacts: [String: (String, World.Contact)] = [:]
+    for deal in world.deals { contacts["\(deal.connection)/\(deal.contact.id)"] = (deal.connection, deal.contact) }
+    let list = Array(contacts.values)
+    try await connection.query("""
+        INSERT INTO crm.contacts (project_id, connection_id, contact_id, name, phones, emails)
+        SELECT $1, c, i, n, ARRAY[p], CASE WHEN e = '' THEN '{}'::text[] ELSE ARRAY[e] END
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(c, i, n, p, e)
+        """, [world.spec.project, list.map(\.0), list.map(\.1.id), list.map(\.1.name), list.map { ContactNormalization.phone($0.1.phones[0])! },
+              list.map { $0.1.emails.first ?? "" }])
+    let deals = world.deals
+    try await connection.query("""
+        INSERT INTO crm.deals (project_id, connection_id, deal_id, crm, pipeline_id, stage_id, status, created_at, updated_at, amount, currency,
+                               contact_ids, visit_id, request_id)
+        SELECT $1, c, d, k, p, 's', s, to_timestamp(0) + t * interval '1 microsecond', to_timestamp(0) + t * interval '1 microsecond',
+               a::numeric / 100, 'RUB', ARRAY[ct], NULLIF(v, ''), NULLIF(r, '')
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[])
+             AS u(c, d, k, p, s, t, a, ct, v, r)
+        """, [world.spec.project, deals.map(\.connection), deals.map(\.id), deals.map(\.crm.rawValue), deals.map(\.pipeline), deals.map(\.status),
+              deals.map(\.createdAt), deals.map(\.amount), deals.map(\.contact.id), deals.map { $0.visitID ?? "" }, deals.map { $0.requestID ?? "" }])
+}
+
+log("encoding messages")
+enum Record { case visit(TrackedVisit), lead(TrackedLead) }
+let records = (world.visits.map { (Timestamp.micros(Timestamp.parse($0.occurredAt)!), Record.visit($0)) }
+    + world.leads.map { (Timestamp.micros(Timestamp.parse($0.tracked.occurredAt)!), Record.lead($0.tracked)) }).sorted { $0.0 < $1.0 }
+var bodies: [(key: String, body: [UInt8])] = []
+for start in stride(from: 0, to: records.count, by: perMessage) {
+    var batch = TrackedBatch()
+    for (_, record) in records[start..<min(records.count, start + perMessage)] {
+        switch record {
+        case .visit(let visit): batch.visits.append(visit)
+        case .lead(let lead): batch.leads.append(lead)
+        }
+    }
+    bodies.append((ClusterTopology.eventsTracked, try Envelope.encode(type: ClusterTopology.eventsTracked, project: world.spec.project, payload: batch)))
+}
+struct Changed: Encodable { let connection: String; let crm: String; let deals: [String] }
+for (connection, group) in Dictionary(grouping: world.deals, by: \.connection).sorted(by: { $0.key < $1.key }) {
+    for start in stride(from: 0, to: group.count, by: 1000) {
+        let ids = group[start..<min(group.count, start + 1000)].map(\.id)
+        bodies.append((ClusterTopology.dealChanged, try Envelope.encode(type: ClusterTopology.dealChanged, project: world.spec.project,
+                                                                        payload: Changed(connection: connection, crm: group[0].crm.rawValue, deals: ids))))
+    }
+}
+let megabytes = Double(bodies.reduce(0) { $0 + $1.body.count }) / 1_048_576
+print("messages: \(bodies.count) (\(perMessage) records each, deal changes 1,000 a message), \(String(format: "%.0f", megabytes)) MiB")
+
+// The resolver, on a queue with nothing else in it.
+let amqp = try AMQPConfiguration(url: amqpURL)
+try await AMQPAdmin.declare(ClusterTopology.all, configuration: amqp)
+_ = try await AMQPAdmin.purge(ClusterTopology.identityQueue, configuration: amqp)
+let config = "/tmp/identity-bench-\(getpid()).yaml"
+try "projects:\n  - id: \(world.spec.project)\n    name: Bench\n".write(toFile: config, atomically: true, encoding: .utf8)
+let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+let resolver = Process()
+resolver.executableURL = directory.appendingPathComponent("identity-resolver")
+resolver.arguments = ["--config", config]
+var childEnvironment = environment
+childEnvironment["DATABASE_URL"] = database
+childEnvironment["AMQP_URL"] = amqpURL
+childEnvironment["HTTP_PORT"] = "0"
+childEnvironment["LOG_LEVEL"] = "warning"
+resolver.environment = childEnvironment
+let resolverLog = "/tmp/identity-bench-\(getpid()).log"
+FileManager.default.createFile(atPath: resolverLog, contents: nil)
+resolver.standardOutput = FileHandle(forWritingAtPath: resolverLog)
+resolver.standardError = FileHandle(forWritingAtPath: resolverLog)
+try resolver.run()
+while (try? await AMQPAdmin.queueStatus(ClusterTopology.identityQueue, configuration: amqp).consumers) ?? 0 < 1 {
+    try await Task.sleep(for: .milliseconds(50))
+}
+
+func peakRSS(_ pid: Int32) -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+    return Int(line.split(separator: " ").dropFirst().first { !$0.isEmpty }!)! * 1024
+}
+
+log("publishing and resolving")
+let start = ContinuousClock.now
+let publisher = AMQPPublisher(configuration: amqp, topology: ClusterTopology.all, logger: logger)
+let publishing = Task {
+    for slice in stride(from: 0, to: bodies.count, by: 200) {
+        try await publisher.publish(bodies[slice..<min(bodies.count, slice + 200)].map {
+            AMQPMessage(exchange: ClusterTopology.exchange, routingKey: $0.key, body: $0.body, messageID: UUID().uuidString)
+        })
+    }
+}
+var done: Double = 0
+var lastReport = ContinuousClock.now
+func elapsed() -> Double {
+    let d = (ContinuousClock.now - start).components
+    return Double(d.seconds) + Double(d.attoseconds) / 1e18
+}
+while true {
+    let counts = try await pool.query("""
+        SELECT (SELECT count(*) FROM journey.visits), (SELECT count(*) FROM journey.leads), (SELECT count(*) FROM journey.deal_links)
+        """)[0]
+    let (visits, leads, links) = (try counts.decode(Int.self, 0), try counts.decode(Int.self, 1), try counts.decode(Int.self, 2))
+    if visits == world.visits.count && leads == world.leads.count && links == world.deals.count {
+        done = elapsed()
+        break
+    }
+    if ContinuousClock.now - lastReport > .seconds(5) {
+        log(String(format: "%.1f s: %d visits, %d leads, %d deal links", elapsed(), visits, leads, links))
+        lastReport = ContinuousClock.now
+    }
+    if resolver.isRunning == false { log("the resolver exited: see \(resolverLog)"); exit(1) }
+    try await Task.sleep(for: .milliseconds(100))
+}
+try await publishing.value
+let rss = peakRSS(resolver.processIdentifier)
+resolver.terminate()
+resolver.waitUntilExit()
+await publisher.close()
+
+let touches = try await pool.query("SELECT count(*), count(DISTINCT request_id) FROM journey.touches")[0]
+print(String(format: "resolved in %.1f s from the first message published to the last link committed (polled every 0.1 s)", done))
+print("touches: \(try touches.decode(Int.self, 0)) of \(try touches.decode(Int.self, 1)) leads; identity-resolver peak RSS \(String(format: "%.0f", Double(rss) / 1_048_576)) MiB")
+await pool.close()
