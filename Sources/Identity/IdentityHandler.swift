@@ -45,10 +45,7 @@ public struct IdentityHandler: BatchHandler {
             let changes = try await pass.run(
                 visits: storedVisits.filter { $0.0 == project }.map { ($0.1, $0.2, $0.3) },
                 leads: Array(Set(leads.filter { $0.0 == project }.map(\.1.requestID))),
-                deals: Array(Set(deals.filter { $0.0 == project }.map { "\($0.1)/\($0.2)" })).sorted().map { key in
-                    let slash = key.firstIndex(of: "/")!
-                    return (String(key[..<slash]), String(key[key.index(after: slash)...]))
-                })
+                deals: Set(deals.filter { $0.0 == project }.map { "d:\($0.1)/\($0.2)" }).sorted().map { LinkPass.deal(ofOwner: $0) })
             messages += try Self.dirtyMessages(project: project, changes)
         }
         if !messages.isEmpty { try await Outbox.enqueue(messages, on: connection) }

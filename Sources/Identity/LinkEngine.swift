@@ -153,13 +153,9 @@ struct LinkPass {
         let dealKeys = ownerKeys.keys.filter { $0.hasPrefix("d:") }
         var storedDeals: [String: StoredDeal] = [:]
         if !dealKeys.isEmpty {
-            let pairs = dealKeys.map { owner -> (String, String) in
-                let body = owner.dropFirst(2)
-                let slash = body.firstIndex(of: "/")!
-                return (String(body[..<slash]), String(body[body.index(after: slash)...]))
-            }
+            let pairs = dealKeys.map { Self.deal(ofOwner: $0) }
             for row in try await connection.query("""
-                SELECT d.connection_id, d.deal_id, (extract(epoch FROM d.created_at) * 1000000)::int8, d.is_deleted, d.status,
+                SELECT d.connection_id, d.deal_id, (extract(epoch FROM d.created_at) * 1000000)::int8, d.is_deleted,
                        l.request_id, l.rule, l.customer_id
                 FROM crm.deals d
                 JOIN unnest($2::text[], $3::text[]) AS w(connection_id, deal_id) ON d.connection_id = w.connection_id AND d.deal_id = w.deal_id
@@ -174,8 +170,8 @@ struct LinkPass {
                 let deal = Linker.Deal(dealID: owner, createdAt: try row.decode(Int64.self, 2), requestID: values("r:").first, visitID: values("v:").first,
                                        phones: values("p:"), emails: values("e:"))
                 storedDeals[owner] = StoredDeal(
-                    deal: deal, deleted: try row.decode(Bool.self, 3), won: try row.decode(String.self, 4) == "won",
-                    lead: try row.decode(String?.self, 5), rule: try row.decode(String?.self, 6), customer: try row.decode(String?.self, 7))
+                    deal: deal, deleted: try row.decode(Bool.self, 3), lead: try row.decode(String?.self, 4), rule: try row.decode(String?.self, 5),
+                    customer: try row.decode(String?.self, 6))
             }
         }
 
@@ -227,11 +223,12 @@ struct LinkPass {
         var unlinked: [(String, String)] = []
         let batchDeals = Set(dealOwners)
         for (owner, deal) in storedDeals {
-            let body = owner.dropFirst(2)
-            let slash = body.firstIndex(of: "/")!
-            let (connectionID, dealID) = (String(body[..<slash]), String(body[body.index(after: slash)...]))
+            let (connectionID, dealID) = Self.deal(ofOwner: owner)
+            let body = "\(connectionID)/\(dealID)"
             if deal.deleted {
-                if deal.rule != nil { unlinked.append((connectionID, dealID)); if let lead = deal.lead { changes.leads.insert(lead) } else { changes.orphanDeals.insert(String(body)) } }
+                guard deal.rule != nil else { continue }
+                unlinked.append((connectionID, dealID))
+                if let lead = deal.lead { changes.leads.insert(lead) } else { changes.orphanDeals.insert(body) }
                 continue
             }
             let link = dealLinks[owner] ?? nil
@@ -243,7 +240,7 @@ struct LinkPass {
                 // The deal's figures (status, amount, payments) may have changed too: its lead's
                 // day, or its own day when it is orphan revenue.
                 if let lead = deal.lead { changes.leads.insert(lead) }
-                if let lead = link?.requestID { changes.leads.insert(lead) } else { changes.orphanDeals.insert(String(body)); changes.days.insert(day(deal.deal.createdAt)) }
+                if let lead = link?.requestID { changes.leads.insert(lead) } else { changes.orphanDeals.insert(body); changes.days.insert(day(deal.deal.createdAt)) }
             }
         }
         if !unlinked.isEmpty {
@@ -301,6 +298,13 @@ struct LinkPass {
             }
         }
         return changes
+    }
+
+    /// `d:<connection>/<deal>` → (connection, deal). Connection ids hold no `/`.
+    static func deal(ofOwner owner: some StringProtocol) -> (connection: String, id: String) {
+        let body = owner.dropFirst(2)
+        let slash = body.firstIndex(of: "/")!
+        return (String(body[..<slash]), String(body[body.index(after: slash)...]))
     }
 
     func day(_ micros: Int64) -> LocalDay {
@@ -368,7 +372,6 @@ struct StoredLead {
 struct StoredDeal {
     var deal: Linker.Deal
     var deleted: Bool
-    var won: Bool
     var lead: String?
     var rule: String?
     var customer: String?

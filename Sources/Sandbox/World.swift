@@ -137,7 +137,6 @@ public struct World: Sendable {
         var deals: [Deal] = []
         var amoID = 30_000_000
         var bitrixID = 1000
-        var contactSerial = 0
         let reader = EventReader(siteDomains: ["school.example"])
 
         func hex(_ count: Int) -> String {
@@ -190,7 +189,6 @@ public struct World: Sendable {
                     payments = [Payment(at: closed, amount: price, paid: true), Payment(at: closed + 7 * day, amount: -refund, paid: true)]
                 }
             }
-            contactSerial += 1
             let contact = Contact(id: amo ? String(50_000_000 + person) : String(7000 + person), name: "Человек \(person)",
                                   phones: [Self.phoneFormats(phone)[random.below(4)]], emails: email.map { [$0] } ?? [])
             return Deal(crm: amo ? .amocrm : .bitrix24, connection: amo ? "amo" : "b24", id: id, person: person, createdAt: created, closedAt: closed,
@@ -223,8 +221,7 @@ public struct World: Sendable {
             guard random.unit() < spec.leadShare else {
                 // Someone the site never sent a lead for who bought offline.
                 if random.unit() < offlineChance {
-                    contactSerial += 1
-                    let created = instant()
+                            let created = instant()
                     deals.append(makeDeal(person: person, created: created, lead: nil, rule: nil, request: nil, visit: nil, phone: phone, email: nil,
                                           product: product, forceWon: true))
                 }
