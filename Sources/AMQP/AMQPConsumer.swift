@@ -41,10 +41,10 @@ public final class AMQPConsumer: Sendable {
     }
 
     /// Waits up to `wait` seconds for the first delivery, then gathers more until `max` are in
-    /// hand or `linger` seconds have passed since the first. Returns an empty array when nothing
-    /// came.
+    /// hand, their bodies reach `maxBytes` (the first is always taken, however large), or
+    /// `linger` seconds have passed since the first. Returns an empty array when nothing came.
     /// - Throws: `AMQPError` when the connection broke or the broker closed the channel.
-    public func receive(max: Int, wait: Double, linger: Double) async throws -> [AMQPDelivery] {
+    public func receive(max: Int, maxBytes: Int = .max, wait: Double, linger: Double) async throws -> [AMQPDelivery] {
         let state = self.state
         let link = self.link
         return try await link.run("receive from \(queueName)") { socket in
@@ -52,11 +52,13 @@ public final class AMQPConsumer: Sendable {
             var batch: [AMQPDelivery] = []
             guard let first = try socket.receive(timeout: wait, generation: link.generation) else { return batch }
             batch.append(first)
+            var bytes = first.body.count
             let deadline = Date().addingTimeInterval(linger)
-            while batch.count < max {
+            while batch.count < max && bytes < maxBytes {
                 let left = deadline.timeIntervalSinceNow
                 guard let next = try socket.receive(timeout: Swift.max(0, left), generation: link.generation) else { break }
                 batch.append(next)
+                bytes += next.body.count
             }
             for delivery in batch { state.outstanding.insert(delivery.deliveryTag) }
             return batch

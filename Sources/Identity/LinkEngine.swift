@@ -55,6 +55,10 @@ struct LinkPass {
     /// ids) and deals (connection, deal id).
     func run(visits: [(id: String, client: String?, start: Int64)], leads: [String], deals: [(connection: String, id: String)]) async throws -> LinkChanges {
         try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 18))", ["identity-link:" + project])
+        // The pass is a few thousand key lookups in tables that live in memory; with the default
+        // random_page_cost (4, spinning disks) the planner prefers scanning all 100,000 leads to
+        // 2,500 index probes. For this transaction only.
+        try await connection.simpleQuery("SET LOCAL random_page_cost = 1.1")
         var changes = LinkChanges()
         for visit in visits { changes.days.insert(day(visit.start)) }
 
@@ -66,7 +70,11 @@ struct LinkPass {
             FROM (SELECT l2.request_id, COALESCE(l2.client_id, v.client_id) AS client
                   FROM journey.leads l2
                   LEFT JOIN journey.visits v ON v.project_id = l2.project_id AND v.visit_id = l2.visit_id
-                  WHERE l2.project_id = $1 AND (l2.request_id = ANY($2) OR l2.visit_id = ANY($3))) k
+                  WHERE l2.project_id = $1 AND l2.request_id IN (
+                      -- Two index lookups: `request_id = ANY($2) OR visit_id = ANY($3)` is a
+                      -- scan of the whole table.
+                      SELECT request_id FROM journey.leads WHERE project_id = $1 AND request_id = ANY($2)
+                      UNION SELECT request_id FROM journey.leads WHERE project_id = $1 AND visit_id = ANY($3))) k
             WHERE l.project_id = $1 AND l.request_id = k.request_id AND k.client IS NOT NULL AND l.client_key IS DISTINCT FROM k.client
             RETURNING l.request_id
             """, [project, leads, visitIDs]).map { try $0.decode(String.self, 0) }
@@ -101,10 +109,12 @@ struct LinkPass {
                     SELECT 'r:' || NULLIF(btrim(d.request_id), '')
                     UNION ALL SELECT 'v:' || NULLIF(btrim(d.visit_id), '')
                     UNION ALL SELECT 'k:' || d.connection_id || '/' || cid FROM unnest(d.contact_ids) AS cid
-                    UNION ALL SELECT 'p:' || p FROM crm.contacts c, unnest(c.phones) AS p
-                              WHERE c.project_id = d.project_id AND c.connection_id = d.connection_id AND c.contact_id = ANY(d.contact_ids)
-                    UNION ALL SELECT 'e:' || e FROM crm.contacts c, unnest(c.emails) AS e
-                              WHERE c.project_id = d.project_id AND c.connection_id = d.connection_id AND c.contact_id = ANY(d.contact_ids)
+                    -- Contact by contact on the primary key (`contact_id = ANY(contact_ids)`
+                    -- would scan the connection's every contact per deal).
+                    UNION ALL SELECT y.key FROM unnest(d.contact_ids) AS cid
+                              CROSS JOIN LATERAL (SELECT c.phones, c.emails FROM crm.contacts c
+                                                  WHERE c.project_id = d.project_id AND c.connection_id = d.connection_id AND c.contact_id = cid) AS c
+                              CROSS JOIN LATERAL (SELECT 'p:' || p FROM unnest(c.phones) AS p UNION ALL SELECT 'e:' || e FROM unnest(c.emails) AS e) AS y(key)
                 ) AS x(key)
                 WHERE d.project_id = $1 AND NOT d.is_deleted AND x.key IS NOT NULL
                 ON CONFLICT DO NOTHING
@@ -178,9 +188,10 @@ struct LinkPass {
         // 5. Recompute: duplicates, deal → lead, customers.
         let leadsInComponent = stored.values.map(\.lead)
         let duplicates = Linker.duplicates(leadsInComponent, windowSeconds: settings.duplicateWindowSeconds)
+        let index = Linker.LeadIndex(leadsInComponent, duplicates: duplicates)
         var dealLinks: [String: (requestID: String, rule: Linker.Rule)?] = [:]
         for (owner, deal) in storedDeals where !deal.deleted {
-            dealLinks[owner] = Linker.lead(of: deal.deal, leads: leadsInComponent, duplicates: duplicates, nearSeconds: settings.contactWindowSeconds,
+            dealLinks[owner] = Linker.lead(of: deal.deal, in: index, nearSeconds: settings.contactWindowSeconds,
                                            maxAgeSeconds: settings.contactMaxAgeSeconds)
         }
         let records = ownerKeys.filter { owner, _ in
@@ -197,7 +208,7 @@ struct LinkPass {
             // (A duplicate cut off from its chain's first lead by the cap falls back to its own.)
             let memberLeads = ids.compactMap { $0.hasPrefix("l:") ? stored[String($0.dropFirst(2))]?.lead : nil }
             let firstLead = memberLeads.filter { duplicates[$0.requestID] == nil }.min(by: Linker.precedes) ?? memberLeads.min(by: Linker.precedes)
-            let firstDeal = ids.filter { $0.hasPrefix("d:") }.min { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            let firstDeal = ids.filter { $0.hasPrefix("d:") }.min { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             let name = firstLead.map(\.requestID) ?? "deal:" + String(firstDeal?.dropFirst(2) ?? "")
             for id in ids { customerOf[id] = name }
         }
@@ -327,7 +338,10 @@ struct LinkPass {
         var byClient: [String: [Linker.Visit]] = [:]
         for row in try await connection.query("""
             SELECT visit_id, client_id, (extract(epoch FROM occurred_at) * 1000000)::int8 FROM journey.visits
-            WHERE project_id = $1 AND (client_id = ANY($2) OR visit_id = ANY($3))
+            WHERE project_id = $1 AND client_id = ANY($2)
+            UNION
+            SELECT visit_id, client_id, (extract(epoch FROM occurred_at) * 1000000)::int8 FROM journey.visits
+            WHERE project_id = $1 AND visit_id = ANY($3)
             """, [project, clients, own]) {
             let visit = Linker.Visit(visitID: try row.decode(String.self, 0), clientID: try row.decode(String?.self, 1), startedAt: try row.decode(Int64.self, 2))
             visits[visit.visitID] = visit

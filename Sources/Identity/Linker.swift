@@ -56,7 +56,7 @@ public enum Linker {
     /// The order of leads everywhere: (occurred_at to the microsecond, request_id bytewise).
     static func precedes(_ a: Lead, _ b: Lead) -> Bool {
         if a.occurredAt != b.occurredAt { return a.occurredAt < b.occurredAt }
-        return Array(a.requestID.utf8).lexicographicallyPrecedes(Array(b.requestID.utf8))
+        return a.requestID.utf8.lexicographicallyPrecedes(b.requestID.utf8)
     }
 
     // MARK: - definition 6: duplicates
@@ -106,7 +106,7 @@ public enum Linker {
         }
         if let own { chosen[own.visitID] = own }
         return chosen.values.sorted {
-            $0.startedAt != $1.startedAt ? $0.startedAt < $1.startedAt : Array($0.visitID.utf8).lexicographicallyPrecedes(Array($1.visitID.utf8))
+            $0.startedAt != $1.startedAt ? $0.startedAt < $1.startedAt : $0.visitID.utf8.lexicographicallyPrecedes($1.visitID.utf8)
         }
     }
 
@@ -114,27 +114,49 @@ public enum Linker {
 
     public enum Rule: String, Sendable { case requestID = "request_id", visitID = "visit_id", contactNear = "contact_near", contactEarlier = "contact_earlier" }
 
+    /// Leads indexed for `lead(of:in:)`: by request id, and the non-duplicates by visit, phone
+    /// and e-mail. Built once for many deals.
+    public struct LeadIndex: Sendable {
+        let requests: Set<String>
+        let duplicates: [String: String]
+        let originalsByVisit: [String: [Lead]]
+        let originalsByPhone: [String: [Lead]]
+        let originalsByEmail: [String: [Lead]]
+
+        /// - Parameter duplicates: `duplicates(_:)` of the same leads.
+        public init(_ leads: [Lead], duplicates: [String: String]) {
+            requests = Set(leads.map(\.requestID))
+            self.duplicates = duplicates
+            let originals = leads.filter { duplicates[$0.requestID] == nil }
+            originalsByVisit = Dictionary(grouping: originals.filter { $0.visitID != nil }, by: { $0.visitID! })
+            originalsByPhone = Dictionary(grouping: originals.filter { $0.phone != nil }, by: { $0.phone! })
+            originalsByEmail = Dictionary(grouping: originals.filter { $0.email != nil }, by: { $0.email! })
+        }
+    }
+
     /// The lead a deal belongs to and the rule that found it; nil: orphan (definition 13).
     /// - Parameters:
     ///   - duplicates: `duplicates(_:)` of the same leads (a duplicate is replaced by its root).
     ///   - maxAgeSeconds: the project's limit on the age of a lead found by contact (nil: none).
     public static func lead(of deal: Deal, leads: [Lead], duplicates: [String: String], nearSeconds: Int64 = 3600,
                             maxAgeSeconds: Int64? = nil) -> (requestID: String, rule: Rule)? {
+        lead(of: deal, in: LeadIndex(leads, duplicates: duplicates), nearSeconds: nearSeconds, maxAgeSeconds: maxAgeSeconds)
+    }
+
+    /// `lead(of:leads:duplicates:nearSeconds:maxAgeSeconds:)` over leads indexed once.
+    public static func lead(of deal: Deal, in index: LeadIndex, nearSeconds: Int64 = 3600,
+                            maxAgeSeconds: Int64? = nil) -> (requestID: String, rule: Rule)? {
         // (a) the request id.
-        if let request = deal.requestID, leads.contains(where: { $0.requestID == request }) {
-            return (duplicates[request] ?? request, .requestID)
+        if let request = deal.requestID, index.requests.contains(request) {
+            return (index.duplicates[request] ?? request, .requestID)
         }
-        let originals = leads.filter { duplicates[$0.requestID] == nil }
         // (b) the visit id: the earliest non-duplicate lead of that visit.
-        if let visit = deal.visitID, let first = originals.filter({ $0.visitID == visit }).min(by: precedes) {
+        if let visit = deal.visitID, let first = index.originalsByVisit[visit]?.min(by: precedes) {
             return (first.requestID, .visitID)
         }
-        // (c) the contact's phones and e-mails.
-        let phones = Set(deal.phones)
-        let emails = Set(deal.emails)
-        let matching = originals.filter { lead in
-            (lead.phone.map(phones.contains) ?? false) || (lead.email.map(emails.contains) ?? false)
-        }
+        // (c) the contact's phones and e-mails (a lead matching twice is still one candidate:
+        // only the minimum and maximum below are taken).
+        let matching = deal.phones.flatMap { index.originalsByPhone[$0] ?? [] } + deal.emails.flatMap { index.originalsByEmail[$0] ?? [] }
         guard !matching.isEmpty else { return nil }
         let near = nearSeconds * microsPerSecond
         let close = matching.filter { abs($0.occurredAt - deal.createdAt) <= near }
@@ -213,7 +235,7 @@ public enum Linker {
                 var best: (key: String, reach: Int)?
                 for key in shared {
                     let r = reach(key)
-                    if best == nil || r > best!.reach || (r == best!.reach && Array(key.utf8).lexicographicallyPrecedes(Array(best!.key.utf8))) {
+                    if best == nil || r > best!.reach || (r == best!.reach && key.utf8.lexicographicallyPrecedes(best!.key.utf8)) {
                         best = (key, r)
                     }
                 }
@@ -222,7 +244,7 @@ public enum Linker {
             if cutNow.isEmpty {
                 var component = Array(repeating: 0, count: owners.count)
                 for index in owners.indices { component[index] = find(index) }
-                return (component, cut.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) })
+                return (component, cut.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
             }
             for (key, r) in cutNow where isCut.insert(key).inserted { cut.append((key, r)) }
         }

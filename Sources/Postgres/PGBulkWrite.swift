@@ -7,6 +7,10 @@ import Synchronization
 /// Modes:
 /// - `upsert`: `INSERT … ON CONFLICT (key) DO UPDATE` — re-sending rows replaces them.
 /// - `insertNew`: `INSERT … ON CONFLICT (key) DO NOTHING` — re-sending rows changes nothing.
+///   Rows usually are new, so it first COPYs straight into the target under a savepoint (no
+///   staging table, no second pass over the rows); only when that meets an existing key
+///   (SQLSTATE 23505) does it roll back to the savepoint and take the staging path — so the
+///   `rows` closure may run twice and must write the same rows each time.
 /// - `replace`: deletes the target rows inside a key range, then inserts the staged rows —
 ///   re-fetching a range (say, a collector's project × source × account × days) replaces it
 ///   exactly, and revised figures replace old ones. Staged rows outside the range are refused, so
@@ -84,6 +88,18 @@ extension PGConnection {
         }
         let target = try PGIdentifier.quote(spec.table)
         let columns = try PGIdentifier.list(spec.columns)
+        if case .insertNew = spec.mode {
+            try await simpleQuery("SAVEPOINT bulk_insert_new")
+            do {
+                let copied = try await copyIn("COPY \(target) (\(columns)) FROM STDIN", write: rows)
+                try await simpleQuery("RELEASE SAVEPOINT bulk_insert_new")
+                return PGBulkWriteResult(staged: copied, deleted: 0, written: copied)
+            } catch let error as PGError where error.sqlState == "23505" {
+                // Some rows exist already: undo the direct copy, then insert only the new ones.
+                try await simpleQuery("ROLLBACK TO SAVEPOINT bulk_insert_new")
+                try await simpleQuery("RELEASE SAVEPOINT bulk_insert_new")
+            }
+        }
         let staging = "pg_temp.\"bulk_stage_\(stagingCounter.add(1, ordering: .relaxed).newValue)\""
         try await simpleQuery(
             "CREATE TEMPORARY TABLE \(staging) ON COMMIT DROP AS SELECT \(columns) FROM \(target) WITH NO DATA")

@@ -40,17 +40,22 @@ extension Data: PGEncodable {
 extension Array: PGEncodable where Element: PGEncodable {
     /// A PostgreSQL array literal (`{"a","b"}`), every element quoted; use with `= ANY($1)`.
     public var pgText: String {
-        var text = "{"
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
         for (index, element) in enumerated() {
-            if index > 0 { text += "," }
-            text += "\""
-            for char in element.pgText.unicodeScalars {
-                if char == "\"" || char == "\\" { text += "\\" }
-                text.unicodeScalars.append(char)
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            var text = element.pgText
+            text.withUTF8 { utf8 in
+                bytes.reserveCapacity(bytes.count + utf8.count + 8)
+                for byte in utf8 {
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                    bytes.append(byte)
+                }
             }
-            text += "\""
+            bytes.append(UInt8(ascii: "\""))
         }
-        return text + "}"
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

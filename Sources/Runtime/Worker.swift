@@ -7,7 +7,8 @@ import ServiceLifecycle
 
 /// The consume loop every worker runs: a swift-service-lifecycle `Service`.
 ///
-/// 1. Gathers a batch of up to `batchSize` deliveries (or what came within `batchLinger`).
+/// 1. Gathers a batch of up to `batchSize` deliveries or `batchBytes` of bodies (or what came
+///    within `batchLinger`).
 /// 2. Messages that are not a valid `Envelope` go straight to `<queue>.dead` with the reason.
 /// 3. The rest are handled in one PostgreSQL transaction (after dropping ids this consumer
 ///    already applied), and the whole batch is acknowledged at once after the commit.
@@ -65,7 +66,7 @@ public final class Worker: Service, Sendable {
         while !stop.isSet && !Task.isCancelled {
             let deliveries: [AMQPDelivery]
             do {
-                deliveries = try await consumer.receive(max: configuration.batchSize, wait: 0.25, linger: configuration.batchLinger)
+                deliveries = try await consumer.receive(max: configuration.batchSize, maxBytes: configuration.batchBytes, wait: 0.25, linger: configuration.batchLinger)
                 readiness.set("amqp.consumer", ready: true)
                 attempt = 0
             } catch {

@@ -38,16 +38,16 @@ public struct WorkerApp: Sendable {
     /// - Throws: `AMQPError(.usage)` for a bad `AMQP_URL`.
     public func build(logger: Logger) throws -> ServiceGroup {
         let amqp = try AMQPConfiguration(url: settings.amqpURL)
-        let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: worker.name, poolSize: 4), logger: logger)
+        let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: worker.name, poolSize: max(4, worker.concurrency + 2)), logger: logger)
         let readiness = Readiness()
         // A bounded wait for the broker: a publish that cannot be confirmed within 30 s fails, so
         // the relay releases its rows and the worker requeues a delivery it could not dead-letter.
         let publisher = AMQPPublisher(
             configuration: amqp, topology: worker.topology.merging(publishTopology), name: "publisher.\(worker.name)",
             settings: .init(giveUpAfterSeconds: 30), logger: logger)
-        let consumer = Worker(
-            configuration: worker, handler: handler, pool: pool, amqp: amqp, publisher: publisher, readiness: readiness,
-            logger: logger)
+        let consumers = (0..<worker.concurrency).map { _ in
+            Worker(configuration: worker, handler: handler, pool: pool, amqp: amqp, publisher: publisher, readiness: readiness, logger: logger)
+        }
         let relay = OutboxRelay(pool: pool, publisher: publisher, logger: logger)
         let health = HealthServer.make(
             port: settings.httpPort, readiness: readiness, registry: Observability.registry, logger: logger)
@@ -63,10 +63,10 @@ public struct WorkerApp: Sendable {
                 .init(service: Closer(pool: pool, publisher: publisher)),
                 .init(service: health),
                 .init(service: relay),
-            ] + companions(pool).map { .init(service: $0) } + [
-                .init(service: consumer, successTerminationBehavior: .gracefullyShutdownGroup,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
+                .init(service: StatisticsKeeper(pool: pool, tables: worker.analyzedTables, logger: logger)),
+            ] + companions(pool).map { .init(service: $0) } + consumers.map {
+                .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+            },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(shutdownTimeoutSeconds)

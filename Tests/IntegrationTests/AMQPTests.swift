@@ -50,6 +50,28 @@ import Testing
         try await AMQPAdmin.deleteQueues([queue, queue + ".dead"], configuration: TestStack.amqp)
     }
 
+    @Test func aBatchClosesOnceItsBodiesReachTheByteCap() async throws {
+        let queue = TestStack.unique("amqp.bytes")
+        let topology = AMQPTopology.workQueue(queue, exchange: "tests", routingKeys: [queue])
+        let publisher = AMQPPublisher(configuration: TestStack.amqp, topology: topology, logger: TestStack.logger)
+        // One message of 10,000 bytes, then ten of 1,000.
+        try await publisher.publish([AMQPMessage(exchange: "tests", routingKey: queue, body: Array(repeating: 121, count: 10_000))]
+            + (0..<10).map { _ in AMQPMessage(exchange: "tests", routingKey: queue, body: Array(repeating: 120, count: 1000)) })
+        let consumer = AMQPConsumer(configuration: TestStack.amqp, queue: queue, topology: topology, prefetch: 100, logger: TestStack.logger)
+        var sizes: [Int] = []
+        while sizes.reduce(0, +) < 11 {
+            let batch = try await consumer.receive(max: 100, maxBytes: 3500, wait: 5, linger: 1)
+            guard !batch.isEmpty else { break }
+            sizes.append(batch.count)
+            try await consumer.ack(batch)
+        }
+        // The big one goes alone however large it is; then 4 × 1,000 bytes reach 3,500.
+        #expect(sizes == [1, 4, 4, 2])
+        await consumer.close()
+        await publisher.close()
+        try await AMQPAdmin.deleteQueues([queue, queue + ".dead"], configuration: TestStack.amqp)
+    }
+
     @Test func unacknowledgedDeliveriesReturnWhenTheConsumerCloses() async throws {
         let queue = TestStack.unique("amqp.requeue")
         let topology = AMQPTopology.workQueue(queue, exchange: "tests", routingKeys: [queue])

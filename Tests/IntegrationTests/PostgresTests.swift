@@ -204,6 +204,38 @@ import Testing
         await pool.close()
     }
 
+    @Test func bulkInsertNewCopiesStraightInAndFallsBackWhenSomeRowsExist() async throws {
+        let pool = PGPool(PGConfiguration(url: TestStack.databaseURL), logger: TestStack.logger)
+        let table = "public.\(TestStack.unique("insertnew"))"
+        try await pool.query("CREATE TABLE \(table) (project_id text, id int, value text, PRIMARY KEY (project_id, id))")
+        let spec = PGBulkWrite(table: table, columns: ["project_id", "id", "value"], mode: .insertNew(key: ["project_id", "id"]))
+        func write(_ ids: Range<Int>, _ value: String) async throws -> PGBulkWriteResult {
+            try await pool.withTransaction { connection in
+                let result = try await connection.bulkWrite(spec) { writer in
+                    for id in ids {
+                        writer.field("p")
+                        writer.field(Int64(id))
+                        writer.field(value)
+                        try writer.endRow()
+                    }
+                }
+                // The transaction is still usable after a fallback (the savepoint was rolled back).
+                _ = try await connection.query("SELECT 1")
+                return result
+            }
+        }
+        // All new: the direct copy.
+        #expect(try await write(0..<1000, "a") == PGBulkWriteResult(staged: 1000, deleted: 0, written: 1000))
+        // Half exist: the direct copy meets key 500, is undone, and only the new half is inserted.
+        #expect(try await write(500..<1500, "b") == PGBulkWriteResult(staged: 1000, deleted: 0, written: 500))
+        // All exist: nothing changes.
+        #expect(try await write(0..<1500, "c") == PGBulkWriteResult(staged: 1500, deleted: 0, written: 0))
+        let rows = try await pool.query("SELECT value, count(*), min(id), max(id) FROM \(table) GROUP BY value ORDER BY value")
+        #expect(try rows.map { [try $0.decode(String.self, 0), "\(try $0.decode(Int.self, 1))", "\(try $0.decode(Int.self, 2))", "\(try $0.decode(Int.self, 3))"] }
+                == [["a", "1000", "0", "999"], ["b", "500", "1000", "1499"]])
+        await pool.close()
+    }
+
     @Test func bulkUpsertReplacesByKey() async throws {
         let pool = PGPool(PGConfiguration(url: TestStack.databaseURL), logger: TestStack.logger)
         let table = "public.\(TestStack.unique("upsert"))"
