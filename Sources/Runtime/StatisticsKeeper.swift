@@ -32,7 +32,11 @@ public struct StatisticsKeeper: Service {
     }
 
     public func run() async throws {
-        guard !tables.isEmpty else { return }
+        // A service that returns ends its ServiceGroup: with nothing to watch, wait for shutdown.
+        guard !tables.isEmpty else {
+            try? await gracefulShutdown()
+            return
+        }
         let stop = StopSignal()
         await withGracefulShutdownHandler {
             while !stop.isSet && !Task.isCancelled {
