@@ -139,7 +139,7 @@ let package = Package(
         ]),
         // Fake servers of every external API, speaking their wire formats (tests and the demo).
         .target(name: "Sandbox", dependencies: [
-            "Domain", "Runtime", "Tracker", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24",
+            "Domain", "Postgres", "Runtime", "Tracker", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -39,27 +39,7 @@ print("world: \(world.visits.count) visits, \(world.leads.count) leads (\(world.
 let database = try await Bench.freshDatabase(serverURL: serverURL, logger: logger)
 let pool = PGPool(PGConfiguration(url: database), logger: logger)
 log("storing CRM rows")
-try await pool.withTransaction { connection in
-    var contacts: [String: (String, World.Contact)] = [:]
-    for deal in world.deals { contacts["\(deal.connection)/\(deal.contact.id)"] = (deal.connection, deal.contact) }
-    let list = Array(contacts.values)
-    try await connection.query("""
-        INSERT INTO crm.contacts (project_id, connection_id, contact_id, name, phones, emails)
-        SELECT $1, c, i, n, ARRAY[p], CASE WHEN e = '' THEN '{}'::text[] ELSE ARRAY[e] END
-        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(c, i, n, p, e)
-        """, [world.spec.project, list.map(\.0), list.map(\.1.id), list.map(\.1.name), list.map { ContactNormalization.phone($0.1.phones[0])! },
-              list.map { $0.1.emails.first ?? "" }])
-    let deals = world.deals
-    try await connection.query("""
-        INSERT INTO crm.deals (project_id, connection_id, deal_id, crm, pipeline_id, stage_id, status, created_at, updated_at, amount, currency,
-                               contact_ids, visit_id, request_id)
-        SELECT $1, c, d, k, p, 's', s, to_timestamp(0) + t * interval '1 microsecond', to_timestamp(0) + t * interval '1 microsecond',
-               a::numeric / 100, 'RUB', ARRAY[ct], NULLIF(v, ''), NULLIF(r, '')
-        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[])
-             AS u(c, d, k, p, s, t, a, ct, v, r)
-        """, [world.spec.project, deals.map(\.connection), deals.map(\.id), deals.map(\.crm.rawValue), deals.map(\.pipeline), deals.map(\.status),
-              deals.map(\.createdAt), deals.map(\.amount), deals.map(\.contact.id), deals.map { $0.visitID ?? "" }, deals.map { $0.requestID ?? "" }])
-}
+try await pool.withTransaction { try await world.storeCRM(on: $0) }
 
 log("encoding messages")
 enum Record { case visit(TrackedVisit), lead(TrackedLead) }

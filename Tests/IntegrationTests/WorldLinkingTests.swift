@@ -105,10 +105,13 @@ import Testing
         try "projects:\n  - id: school\n    name: School\n".write(toFile: config, atomically: true, encoding: .utf8)
         try await AMQPAdmin.declare(ClusterTopology.all, configuration: amqp)
         let environment = ["DATABASE_URL": database, "AMQP_URL": amqpURL]
-        let replicas = try (0..<2).map { _ in try ChildProcess("identity-resolver", arguments: ["--config", config], environment: environment) }
-        // Both consume before anything is published, so the broker deals the messages out to both.
+        // Two processes of two consume loops each: four replicas.
+        let replicas = try (0..<2).map { _ in
+            try ChildProcess("identity-resolver", arguments: ["--config", config, "--concurrency", "2"], environment: environment)
+        }
+        // All consume before anything is published, so the broker deals the messages out to all.
         let consuming = await TestStack.eventually(seconds: 60) {
-            ((try? await AMQPAdmin.queueStatus(ClusterTopology.identityQueue, configuration: amqp).consumers) ?? 0) == 2
+            ((try? await AMQPAdmin.queueStatus(ClusterTopology.identityQueue, configuration: amqp).consumers) ?? 0) == 4
         }
         #expect(consuming, "\(replicas.map(\.log))")
         let publisher = AMQPPublisher(configuration: amqp, topology: ClusterTopology.all, logger: TestStack.logger)

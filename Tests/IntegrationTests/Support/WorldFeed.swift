@@ -8,28 +8,9 @@ import Sandbox
 /// A generated world fed to the identity resolver: its CRM rows stored as deal-sync stores them,
 /// its visits, leads and deal changes as messages, in time order or shuffled.
 enum WorldFeed {
-    /// Stores every deal and contact as deal-sync would (phones normalised).
+    /// Stores every deal and contact as deal-sync would (`World.storeCRM`).
     static func storeCRM(_ world: World, in pool: PGPool) async throws {
-        try await pool.withTransaction { connection in
-            var contacts: [String: World.Contact] = [:]
-            for deal in world.deals { contacts["\(deal.connection)\u{0}\(deal.contact.id)"] = deal.contact }
-            for (key, contact) in contacts {
-                let connectionID = String(key.split(separator: "\u{0}")[0])
-                try await connection.query("""
-                    INSERT INTO crm.contacts (project_id, connection_id, contact_id, name, phones, emails) VALUES ($1, $2, $3, $4, $5, $6)
-                    """, [world.spec.project, connectionID, contact.id, contact.name, contact.phones.compactMap(ContactNormalization.phone),
-                          contact.emails.compactMap(ContactNormalization.email)])
-            }
-            for deal in world.deals {
-                try await connection.query("""
-                    INSERT INTO crm.deals (project_id, connection_id, deal_id, crm, pipeline_id, stage_id, status, created_at, updated_at, amount,
-                                           currency, contact_ids, visit_id, request_id)
-                    VALUES ($1, $2, $3, $4, $5, 's', $6, to_timestamp(0) + $7::int8 * interval '1 microsecond',
-                            to_timestamp(0) + $7::int8 * interval '1 microsecond', $8::numeric / 100, 'RUB', $9, $10, $11)
-                    """, [world.spec.project, deal.connection, deal.id, deal.crm.rawValue, deal.pipeline, deal.status, deal.createdAt, deal.amount,
-                          [deal.contact.id], deal.visitID, deal.requestID])
-            }
-        }
+        try await pool.withTransaction { try await world.storeCRM(on: $0) }
     }
 
     enum Item {

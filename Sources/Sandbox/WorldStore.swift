@@ -1,0 +1,32 @@
+import Domain
+import Postgres
+
+extension World {
+    /// Stores every deal and its contact as deal-sync would (phones and e-mails normalised),
+    /// on a connection inside a transaction: the CRM side of the world for tests and benchmarks
+    /// that feed the identity resolver without running deal-sync.
+    public func storeCRM(on connection: PGConnection) async throws {
+        var contacts: [String: (connection: String, contact: Contact)] = [:]
+        for deal in deals { contacts["\(deal.connection)/\(deal.contact.id)"] = (deal.connection, deal.contact) }
+        let list = contacts.keys.sorted().map { contacts[$0]! }
+        // Several phones or e-mails travel as one \u{1}-separated text (arrays of arrays cannot).
+        func joined(_ values: [String]) -> String { values.joined(separator: "\u{1}") }
+        try await connection.query("""
+            INSERT INTO crm.contacts (project_id, connection_id, contact_id, name, phones, emails)
+            SELECT $1, c, i, n, string_to_array(p, E'\\x01'), string_to_array(e, E'\\x01')
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(c, i, n, p, e)
+            """, [spec.project, list.map(\.connection), list.map(\.contact.id), list.map(\.contact.name),
+                  list.map { joined($0.contact.phones.compactMap(ContactNormalization.phone)) },
+                  list.map { joined($0.contact.emails.compactMap(ContactNormalization.email)) }])
+        try await connection.query("""
+            INSERT INTO crm.deals (project_id, connection_id, deal_id, crm, pipeline_id, stage_id, status, created_at, updated_at, amount, currency,
+                                   contact_ids, visit_id, request_id)
+            SELECT $1, c, d, k, p, 's', s, to_timestamp(0) + t * interval '1 microsecond', to_timestamp(0) + t * interval '1 microsecond',
+                   a::numeric / 100, 'RUB', ARRAY[ct], NULLIF(v, E'\\x01'), NULLIF(r, E'\\x01')
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[])
+                 AS u(c, d, k, p, s, t, a, ct, v, r)
+            """, [spec.project, deals.map(\.connection), deals.map(\.id), deals.map(\.crm.rawValue), deals.map(\.pipeline), deals.map(\.status),
+                  deals.map(\.createdAt), deals.map(\.amount), deals.map(\.contact.id), deals.map { $0.visitID ?? "\u{1}" },
+                  deals.map { $0.requestID ?? "\u{1}" }])
+    }
+}
