@@ -27,11 +27,15 @@ public final class Worker: Service, Sendable {
     private let readiness: Readiness
     private let logger: Logger
     private let metrics: WorkerMetrics
+    /// This loop's part in `/ready`: `amqp.consumer`, or `amqp.consumer.<n>` for one of several
+    /// loops of a process, so one loop's broken connection is not hidden by another's.
+    private let readinessKey: String
 
     public init(
         configuration: WorkerConfiguration, handler: any BatchHandler, pool: PGPool, amqp: AMQPConfiguration,
-        publisher: AMQPPublisher, readiness: Readiness, logger: Logger
+        publisher: AMQPPublisher, readiness: Readiness, loop: Int? = nil, logger: Logger
     ) {
+        readinessKey = loop.map { "amqp.consumer.\($0)" } ?? "amqp.consumer"
         self.configuration = configuration
         self.handler = handler
         self.pool = pool
@@ -55,22 +59,22 @@ public final class Worker: Service, Sendable {
             stop.set()
         }
         await consumer.close()
-        readiness.set("amqp.consumer", ready: false)
+        readiness.set(readinessKey, ready: false)
         logger.info("worker stopped")
     }
 
     private func loop(_ stop: StopSignal) async {
         var attempt = 0
         var lastPrune = Date.distantPast
-        readiness.set("amqp.consumer", ready: false)
+        readiness.set(readinessKey, ready: false)
         while !stop.isSet && !Task.isCancelled {
             let deliveries: [AMQPDelivery]
             do {
                 deliveries = try await consumer.receive(max: configuration.batchSize, maxBytes: configuration.batchBytes, wait: 0.25, linger: configuration.batchLinger)
-                readiness.set("amqp.consumer", ready: true)
+                readiness.set(readinessKey, ready: true)
                 attempt = 0
             } catch {
-                readiness.set("amqp.consumer", ready: false)
+                readiness.set(readinessKey, ready: false)
                 attempt += 1
                 logger.warning("cannot receive; reconnecting", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
                 await stop.sleep(seconds: configuration.backoff.delay(attempt: attempt))

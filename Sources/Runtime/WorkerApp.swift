@@ -45,8 +45,9 @@ public struct WorkerApp: Sendable {
         let publisher = AMQPPublisher(
             configuration: amqp, topology: worker.topology.merging(publishTopology), name: "publisher.\(worker.name)",
             settings: .init(giveUpAfterSeconds: 30), logger: logger)
-        let consumers = (0..<worker.concurrency).map { _ in
-            Worker(configuration: worker, handler: handler, pool: pool, amqp: amqp, publisher: publisher, readiness: readiness, logger: logger)
+        let consumers = (0..<worker.concurrency).map { loop in
+            Worker(configuration: worker, handler: handler, pool: pool, amqp: amqp, publisher: publisher, readiness: readiness,
+                   loop: worker.concurrency > 1 ? loop + 1 : nil, logger: logger)
         }
         let relay = OutboxRelay(pool: pool, publisher: publisher, logger: logger)
         let health = HealthServer.make(
