@@ -197,14 +197,14 @@ public final class FakeAmoCRM: Sendable {
     }
 
     /// Sets the paid-total field, recording its change event (unless `silently`: a value set by
-    /// import, with no event).
-    public func setPaid(_ id: Int64, to amount: String, silently: Bool = false) {
+    /// import, with no event) — now, or at `at` (Unix seconds) for a history being loaded.
+    public func setPaid(_ id: Int64, to amount: String, silently: Bool = false, at: Int64? = nil) {
         state.withLock { state in
             guard var lead = state.leads[id] else { return }
-            state.clock += 1
+            state.clock = max(state.clock + 1, at ?? 0)
             let old = lead.fields[Self.paidFieldID]?.value
             lead.fields[Self.paidFieldID] = (nil, "Оплачено", amount)
-            lead.updatedAt = state.clock
+            lead.updatedAt = max(lead.updatedAt, at ?? state.clock)
             state.leads[id] = lead
             state.byUpdate = nil
             guard !silently else { return }
@@ -214,7 +214,7 @@ public final class FakeAmoCRM: Sendable {
             }
             state.eventCounter += 1
             state.events.append(Event(id: String(format: "01hx%022d", state.eventCounter), type: "custom_field_\(Self.paidFieldID)_value_changed",
-                                      leadID: id, createdAt: state.clock, after: side(amount), before: side(old)))
+                                      leadID: id, createdAt: at ?? state.clock, after: side(amount), before: side(old)))
         }
     }
 

@@ -23,6 +23,9 @@ public final class FakeGoogleAds: Sendable {
         public var failMidStream = false
         /// Every campaign's `finalUrlSuffix` (may hold ValueTrack macros); nil: not set.
         public var campaignFinalURLSuffix: String?
+        /// Campaign id → its own final-URL suffix (over `campaignFinalURLSuffix`): Google has no
+        /// campaign-name macro, so advertisers write each campaign's name into its suffix.
+        public var campaignFinalURLSuffixes: [String: String] = [:]
         /// Every ad group's `trackingUrlTemplate`; nil: not set.
         public var adGroupTrackingTemplate: String?
         public init() {}
@@ -122,14 +125,16 @@ public final class FakeGoogleAds: Sendable {
             let rows = (state.rows[customer] ?? []).filter {
                 range.first <= $0.day && $0.day <= range.last && ($0.impressions != 0 || $0.clicks != 0 || $0.costMicros != 0)
             }
-            let campaignLinks = state.knobs.campaignFinalURLSuffix.map { #", "finalUrlSuffix": "\#($0)""# } ?? ""
+            func campaignLinks(_ id: String) -> String {
+                (state.knobs.campaignFinalURLSuffixes[id] ?? state.knobs.campaignFinalURLSuffix).map { #", "finalUrlSuffix": "\#($0)""# } ?? ""
+            }
             let groupLinks = state.knobs.adGroupTrackingTemplate.map { #", "trackingUrlTemplate": "\#($0)""# } ?? ""
             var batches: [String] = []
             var start = 0
             repeat {
                 let slice = rows[start..<min(rows.count, start + state.knobs.batchSize)]
                 let results = slice.map { row in
-                    #"{"campaign": {"resourceName": "customers/\#(customer)/campaigns/\#(row.campaignID)", "id": "\#(row.campaignID)", "name": "\#(row.campaignName)"\#(campaignLinks)}, "#
+                    #"{"campaign": {"resourceName": "customers/\#(customer)/campaigns/\#(row.campaignID)", "id": "\#(row.campaignID)", "name": "\#(row.campaignName)"\#(campaignLinks(row.campaignID))}, "#
                         + #""adGroup": {"id": "\#(row.adGroupID)", "name": "\#(row.adGroupName)"\#(groupLinks)}, "adGroupAd": {"ad": {"id": "\#(row.adID)"\#(row.adName.map { #", "name": "\#($0)""# } ?? "")}}, "#
                         + #""metrics": {"impressions": "\#(row.impressions)", "clicks": "\#(row.clicks)", "costMicros": "\#(row.costMicros)"\#(row.conversions.map { ", \"conversions\": \($0)" } ?? "")}, "#
                         + #""segments": {"date": "\#(row.day)"}}"#

@@ -93,6 +93,9 @@ public struct World: Sendable {
     public var deals: [Deal]
     /// Microseconds since the epoch of the world's first instant.
     public var startMicros: Int64
+    /// What the ad networks charged, per day and ad (and keyword in Direct), in each account's
+    /// own currency and VAT-free (`WorldSpend.swift`).
+    public var spend: [SpendRow]
 
     public static let products: [(name: String, price: Int64)] = [("Python с нуля", 6_000_000), ("UX-дизайн", 4_500_000), ("Английский", 3_000_000)]
 
@@ -151,9 +154,11 @@ public struct World: Sendable {
             if channel < Self.paidChannels.count {
                 let paid = Self.paidChannels[channel]
                 let campaign = paid.campaigns[random.below(paid.campaigns.count)]
-                query += ["utm_source=\(paid.source)", "utm_medium=\(paid.medium)", "utm_campaign=\(campaign)",
-                          "utm_content=\(campaign)-ad\(1 + random.below(3))"]
-                if paid.source == "yandex" { query.append("utm_term=" + ["курсы python", "обучение дизайну", "английский онлайн"][random.below(3)].addingPercentEncoding(withAllowedCharacters: .alphanumerics)!) }
+                // The ad's tag as its network's link settings write it (definition 2): the ad id,
+                // for Google Ads the ad group id.
+                let ad = Self.ads(of: paid.source, campaign: campaign)[random.below(Self.adsPerCampaign)]
+                query += ["utm_source=\(paid.source)", "utm_medium=\(paid.medium)", "utm_campaign=\(campaign)", "utm_content=\(ad.content)"]
+                if paid.source == "yandex" { query.append("utm_term=" + Self.keywords[random.below(Self.keywords.count)].text.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!) }
                 if let click = paid.click { query.append("\(click)=\(hex(12))") }
             } else {
                 let free = Self.freeChannels[channel - Self.paidChannels.count]
@@ -167,6 +172,8 @@ public struct World: Sendable {
 
         func makeDeal(person: Int, created: Int64, lead: String?, rule: String?, request: String?, visit: String?, phone: String, email: String?,
                       product: Int, forceWon: Bool) -> Deal {
+            // CRMs keep whole seconds.
+            let created = created - created % 1_000_000
             let amo = random.unit() < 0.7
             let id: String
             if amo { amoID += 1; id = String(amoID) } else { bitrixID += 1; id = String(bitrixID) }
@@ -313,6 +320,7 @@ public struct World: Sendable {
         self.visits = visits
         self.leads = leads
         self.deals = deals
+        spend = Self.spendRows(spec: spec, visits: visits, startMicros: startMicros)
     }
 
     /// The formats people and managers type one number in.
