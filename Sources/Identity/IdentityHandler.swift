@@ -37,14 +37,15 @@ public struct IdentityHandler: BatchHandler {
         for project in Set(visits.map(\.0) + leads.map(\.0) + deals.map(\.0)) where settings[project] == nil {
             throw EnvelopeError("project '\(project)' is not in the identity resolver's configuration")
         }
-        let storedVisits = try await store(visits: visits, leads: leads, deals: deals, on: connection)
+        let stored = try await store(visits: visits, leads: leads, deals: deals, on: connection)
         var messages: [OutboxMessage] = []
         // Projects in a fixed order: a batch spanning projects takes their locks in one order.
-        for project in Set(storedVisits.map(\.0) + leads.map(\.0) + deals.map(\.0)).sorted() {
+        for project in Set(stored.visits.map(\.0) + leads.map(\.0) + deals.map(\.0)).sorted() {
             let pass = LinkPass(project: project, settings: settings[project]!, connection: connection)
             let changes = try await pass.run(
-                visits: storedVisits.filter { $0.0 == project }.map { ($0.1, $0.2, $0.3) },
+                visits: stored.visits.filter { $0.0 == project }.map { ($0.1, $0.2, $0.3) },
                 leads: Array(Set(leads.filter { $0.0 == project }.map(\.1.requestID))),
+                leadsKeyedByVisit: stored.leadsKeyedByVisit[project] ?? [],
                 deals: Set(deals.filter { $0.0 == project }.map { "d:\($0.1)/\($0.2)" }).sorted().map { LinkPass.deal(ofOwner: $0) })
             messages += try Self.dirtyMessages(project: project, changes)
         }
@@ -83,53 +84,105 @@ public struct IdentityHandler: BatchHandler {
         return date
     }
 
-    /// Stores visits and leads (insert-new); returns each distinct visit's (project, id, client,
-    /// start in µs).
+    /// An instant as COPY text: the tracker's own form (`2026-03-07T04:02:35.959388Z`, checked by
+    /// its shape after `instant` parsed it) as it came, anything else formatted from the parse.
+    static func copyText(_ text: String, _ date: Date) -> String {
+        let utf8 = text.utf8
+        if utf8.count == 27, utf8.last == UInt8(ascii: "Z") {
+            let bytes = Array(utf8)
+            if bytes[10] == UInt8(ascii: "T"), bytes[19] == UInt8(ascii: ".") { return text }
+        }
+        return Timestamp.format(date)
+    }
+
+    /// What `store` wrote: each distinct visit's (project, id, client, start in µs), and per
+    /// project the leads that carry a visit id but no client id of their own — their client key
+    /// comes from their visit, which may be stored by a batch committing at the same time.
+    struct Stored {
+        var visits: [(String, String, String?, Int64)] = []
+        var leadsKeyedByVisit: [String: [String]] = [:]
+    }
+
+    /// Stores visits and leads (insert-new). A lead's client key is written with it: its posted
+    /// client id, else its visit's when the visit is already stored.
     func store(visits: [(String, TrackedVisit)], leads: [(String, TrackedLead)], deals: [(String, String, String)], on connection: PGConnection)
-        async throws -> [(String, String, String?, Int64)]
+        async throws -> Stored
     {
-        var stored: [(String, String, String?, Int64)] = []
+        var stored = Stored()
         if !visits.isEmpty {
             // Checked before the COPY starts: a bad time fails the message, not half a write.
             var seenVisits = Set<String>()
             let rows = try visits.filter { seenVisits.insert($0.0 + "\u{0}" + $0.1.visitID).inserted }.map { project, visit in
-                (project, visit, try Self.instant(visit.occurredAt, "occurred_at"), try Self.instant(visit.receivedAt, "received_at"))
+                let occurred = try Self.instant(visit.occurredAt, "occurred_at")
+                let received = try Self.instant(visit.receivedAt, "received_at")
+                return (project, visit, Timestamp.micros(occurred), Self.copyText(visit.occurredAt, occurred), Self.copyText(visit.receivedAt, received))
             }
-            stored = rows.map { ($0.0, $0.1.visitID, $0.1.clientID, Timestamp.micros($0.2)) }
+            stored.visits = rows.map { ($0.0, $0.1.visitID, $0.1.clientID, $0.2) }
             _ = try await connection.bulkWrite(PGBulkWrite(
                 table: "journey.visits",
                 columns: ["project_id", "visit_id", "client_id", "occurred_at", "landing_url", "referrer", "referrer_host", "referrer_kind",
                           "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "click_id", "click_id_kind", "user_agent",
                           "traffic", "received_at"],
                 mode: .insertNew(key: ["project_id", "visit_id"]))) { writer in
-                var seen = Set<String>()
-                for (project, visit, occurred, received) in rows where seen.insert(project + "\u{0}" + visit.visitID).inserted {
-                    let values: [(any PGEncodable)?] = [
-                        project, visit.visitID, visit.clientID, occurred, visit.landingURL, visit.referrer, visit.referrerHost, visit.referrerKind,
-                        visit.utmSource, visit.utmMedium, visit.utmCampaign, visit.utmContent, visit.utmTerm, visit.clickID, visit.clickIDKind,
-                        visit.userAgent, visit.traffic, received,
-                    ]
-                    for value in values { writer.field(value) }
+                for (project, visit, _, occurred, received) in rows {
+                    writer.field(project)
+                    writer.field(visit.visitID)
+                    writer.field(visit.clientID)
+                    writer.field(occurred)
+                    writer.field(visit.landingURL)
+                    writer.field(visit.referrer)
+                    writer.field(visit.referrerHost)
+                    writer.field(visit.referrerKind)
+                    writer.field(visit.utmSource)
+                    writer.field(visit.utmMedium)
+                    writer.field(visit.utmCampaign)
+                    writer.field(visit.utmContent)
+                    writer.field(visit.utmTerm)
+                    writer.field(visit.clickID)
+                    writer.field(visit.clickIDKind)
+                    writer.field(visit.userAgent)
+                    writer.field(visit.traffic)
+                    writer.field(received)
                     try writer.endRow()
                 }
             }
         }
         if !leads.isEmpty {
-            let rows = try leads.map { project, lead in
-                (project, lead, try Self.instant(lead.occurredAt, "occurred_at"), try Self.instant(lead.receivedAt, "received_at"))
+            var seenLeads = Set<String>()
+            let rows = try leads.filter { seenLeads.insert($0.0 + "\u{0}" + $0.1.requestID).inserted }.map { project, lead in
+                (project, lead, Self.copyText(lead.occurredAt, try Self.instant(lead.occurredAt, "occurred_at")),
+                 Self.copyText(lead.receivedAt, try Self.instant(lead.receivedAt, "received_at")))
             }
+            // The clients of the visits of leads that posted none (visits stored before, or just above).
+            var visitClients: [String: String] = [:]
+            for (project, group) in Dictionary(grouping: rows.filter { $0.1.clientID == nil && $0.1.visitID != nil }, by: \.0) {
+                stored.leadsKeyedByVisit[project] = group.map(\.1.requestID)
+                for row in try await connection.query("""
+                    SELECT visit_id, client_id FROM journey.visits WHERE project_id = $1 AND visit_id = ANY($2) AND client_id IS NOT NULL
+                    """, [project, Array(Set(group.map { $0.1.visitID! }))]) {
+                    visitClients[project + "\u{0}" + (try row.decode(String.self, 0))] = try row.decode(String.self, 1)
+                }
+            }
+            let clients = visitClients
             _ = try await connection.bulkWrite(PGBulkWrite(
                 table: "journey.leads",
                 columns: ["project_id", "request_id", "visit_id", "client_id", "occurred_at", "kind", "phone", "email", "name", "page", "product",
-                          "received_at"],
+                          "received_at", "client_key"],
                 mode: .insertNew(key: ["project_id", "request_id"]))) { writer in
-                var seen = Set<String>()
-                for (project, lead, occurred, received) in rows where seen.insert(project + "\u{0}" + lead.requestID).inserted {
-                    let values: [(any PGEncodable)?] = [
-                        project, lead.requestID, lead.visitID, lead.clientID, occurred, lead.kind, lead.phone, lead.email, lead.name, lead.page,
-                        lead.product, received,
-                    ]
-                    for value in values { writer.field(value) }
+                for (project, lead, occurred, received) in rows {
+                    writer.field(project)
+                    writer.field(lead.requestID)
+                    writer.field(lead.visitID)
+                    writer.field(lead.clientID)
+                    writer.field(occurred)
+                    writer.field(lead.kind)
+                    writer.field(lead.phone)
+                    writer.field(lead.email)
+                    writer.field(lead.name)
+                    writer.field(lead.page)
+                    writer.field(lead.product)
+                    writer.field(received)
+                    writer.field(lead.clientID ?? lead.visitID.flatMap { clients[project + "\u{0}" + $0] })
                     try writer.endRow()
                 }
             }

@@ -52,8 +52,10 @@ struct LinkPass {
     let connection: PGConnection
 
     /// Runs the pass for the batch's new visits (id, client id, start in µs), leads (request
-    /// ids) and deals (connection, deal id).
-    func run(visits: [(id: String, client: String?, start: Int64)], leads: [String], deals: [(connection: String, id: String)]) async throws -> LinkChanges {
+    /// ids; `leadsKeyedByVisit`: those that posted a visit id and no client id) and deals
+    /// (connection, deal id).
+    func run(visits: [(id: String, client: String?, start: Int64)], leads: [String], leadsKeyedByVisit: [String] = [],
+             deals: [(connection: String, id: String)]) async throws -> LinkChanges {
         try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 18))", ["identity-link:" + project])
         // The pass is a few thousand key lookups in tables that live in memory; with the default
         // random_page_cost (4, spinning disks) the planner prefers scanning all 100,000 leads to
@@ -62,22 +64,22 @@ struct LinkPass {
         var changes = LinkChanges()
         for visit in visits { changes.days.insert(day(visit.start)) }
 
-        // 1. Client keys: a lead's client id is the posted one, else its visit's — which can
-        // arrive after the lead.
+        // 1. Client keys: a lead's client id is the posted one (written with the lead), else its
+        // visit's — which can arrive after the lead, or in a batch committing at the same time:
+        // under the project's lock, leads still without one get it from visits now visible,
+        // found through the batch's visits and through the batch's leads keyed by visit.
         let visitIDs = visits.map(\.id)
         let rekeyed = try await connection.query("""
-            UPDATE journey.leads l SET client_key = k.client
-            FROM (SELECT l2.request_id, COALESCE(l2.client_id, v.client_id) AS client
-                  FROM journey.leads l2
-                  LEFT JOIN journey.visits v ON v.project_id = l2.project_id AND v.visit_id = l2.visit_id
-                  WHERE l2.project_id = $1 AND l2.request_id IN (
-                      -- Two index lookups: `request_id = ANY($2) OR visit_id = ANY($3)` is a
-                      -- scan of the whole table.
-                      SELECT request_id FROM journey.leads WHERE project_id = $1 AND request_id = ANY($2)
-                      UNION SELECT request_id FROM journey.leads WHERE project_id = $1 AND visit_id = ANY($3))) k
-            WHERE l.project_id = $1 AND l.request_id = k.request_id AND k.client IS NOT NULL AND l.client_key IS DISTINCT FROM k.client
+            UPDATE journey.leads l SET client_key = v.client_id
+            FROM journey.visits v
+            WHERE l.project_id = $1 AND l.request_id IN (
+                      -- The small partial index of leads without a client key, then the batch's own.
+                      SELECT request_id FROM journey.leads
+                      WHERE project_id = $1 AND client_key IS NULL AND visit_id IS NOT NULL AND visit_id = ANY($3)
+                      UNION SELECT request_id FROM journey.leads WHERE project_id = $1 AND request_id = ANY($2))
+              AND l.client_key IS NULL AND v.project_id = l.project_id AND v.visit_id = l.visit_id AND v.client_id IS NOT NULL
             RETURNING l.request_id
-            """, [project, leads, visitIDs]).map { try $0.decode(String.self, 0) }
+            """, [project, leadsKeyedByVisit, visitIDs]).map { try $0.decode(String.self, 0) }
 
         // 2. Keys of the batch's leads (and of leads that gained a client id).
         let keyedLeads = Array(Set(leads).union(rekeyed))

@@ -6,7 +6,9 @@ import Foundation
 /// Used inside `PGConnection.copyIn`; one row is a sequence of `field` calls closed by `endRow()`.
 /// Escapes backslash, tab, newline and carriage return; `nil` is `\N` (NULL).
 public final class PGCopyWriter {
-    private var buffer: [UInt8] = []
+    // Written only from the one thread running the COPY: no dynamic exclusivity checks on
+    // every appended byte.
+    @exclusivity(unchecked) private var buffer: [UInt8] = []
     private var fieldsInRow = 0
     private let flushThreshold: Int
     private let sink: ([UInt8]) throws -> Void
@@ -33,15 +35,23 @@ public final class PGCopyWriter {
             return
         }
         value.withUTF8 { bytes in
-            for byte in bytes {
-                switch byte {
-                case UInt8(ascii: "\\"): buffer.append(92); buffer.append(92)
-                case 9: buffer.append(92); buffer.append(UInt8(ascii: "t"))
-                case 10: buffer.append(92); buffer.append(UInt8(ascii: "n"))
-                case 13: buffer.append(92); buffer.append(UInt8(ascii: "r"))
-                default: buffer.append(byte)
+            // Runs without special bytes are copied whole; only \\, tab, LF and CR are escaped.
+            var start = 0
+            for index in 0..<bytes.count {
+                let escaped: UInt8
+                switch bytes[index] {
+                case UInt8(ascii: "\\"): escaped = 92
+                case 9: escaped = UInt8(ascii: "t")
+                case 10: escaped = UInt8(ascii: "n")
+                case 13: escaped = UInt8(ascii: "r")
+                default: continue
                 }
+                buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                buffer.append(92)
+                buffer.append(escaped)
+                start = index + 1
             }
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
         }
     }
 

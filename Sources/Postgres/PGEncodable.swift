@@ -41,12 +41,14 @@ extension Array: PGEncodable where Element: PGEncodable {
     /// A PostgreSQL array literal (`{"a","b"}`), every element quoted; use with `= ANY($1)`.
     public var pgText: String {
         var bytes: [UInt8] = [UInt8(ascii: "{")]
+        // One estimate up front: reserving per element (exactly what it needs) defeats the
+        // array's doubling, and every element then copies all the bytes before it.
+        bytes.reserveCapacity(2 + count * 24)
         for (index, element) in enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
             bytes.append(UInt8(ascii: "\""))
             var text = element.pgText
             text.withUTF8 { utf8 in
-                bytes.reserveCapacity(bytes.count + utf8.count + 8)
                 for byte in utf8 {
                     if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
                     bytes.append(byte)

@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 
 // The payloads of the cluster's messages (the routes are in `ClusterTopology`): contracts between
@@ -115,5 +116,90 @@ public struct CRMWebhookMessage: Codable, Sendable, Equatable {
         self.connection = connection
         self.contentType = contentType
         self.body = body
+    }
+}
+
+// MARK: - hand-written decoders of the hot payloads (identical results to `Codable` where that
+// succeeds; where these throw, `Envelope.payload(as:)` decodes with `Codable` for the message)
+
+extension TrackedVisit: JSONFastDecodable {
+    public init(json reader: inout JSONReader) throws {
+        var visitID: String?, clientID: String?, occurredAt: String?, landingURL: String?, referrer: String?, referrerHost: String?
+        var referrerKind: String?, utmSource: String?, utmMedium: String?, utmCampaign: String?, utmContent: String?, utmTerm: String?
+        var clickID: String?, clickIDKind: String?, userAgent: String?, traffic: String?, receivedAt: String?
+        try reader.readObject { reader, key in
+            switch key {
+            case "visit_id": visitID = try reader.readString()
+            case "client_id": clientID = try reader.readOptionalString()
+            case "occurred_at": occurredAt = try reader.readString()
+            case "landing_url": landingURL = try reader.readString()
+            case "referrer": referrer = try reader.readOptionalString()
+            case "referrer_host": referrerHost = try reader.readOptionalString()
+            case "referrer_kind": referrerKind = try reader.readString()
+            case "utm_source": utmSource = try reader.readOptionalString()
+            case "utm_medium": utmMedium = try reader.readOptionalString()
+            case "utm_campaign": utmCampaign = try reader.readOptionalString()
+            case "utm_content": utmContent = try reader.readOptionalString()
+            case "utm_term": utmTerm = try reader.readOptionalString()
+            case "click_id": clickID = try reader.readOptionalString()
+            case "click_id_kind": clickIDKind = try reader.readOptionalString()
+            case "user_agent": userAgent = try reader.readOptionalString()
+            case "traffic": traffic = try reader.readString()
+            case "received_at": receivedAt = try reader.readString()
+            default: try reader.skipValue()
+            }
+        }
+        guard let visitID, let occurredAt, let landingURL, let referrerKind, let traffic, let receivedAt else { throw JSONReader.Mismatch() }
+        self.init(visitID: visitID, clientID: clientID, occurredAt: occurredAt, landingURL: landingURL, referrer: referrer, referrerHost: referrerHost,
+                  referrerKind: referrerKind, utmSource: utmSource, utmMedium: utmMedium, utmCampaign: utmCampaign, utmContent: utmContent,
+                  utmTerm: utmTerm, clickID: clickID, clickIDKind: clickIDKind, userAgent: userAgent, traffic: traffic, receivedAt: receivedAt)
+    }
+}
+
+extension TrackedLead: JSONFastDecodable {
+    public init(json reader: inout JSONReader) throws {
+        var requestID: String?, visitID: String?, clientID: String?, occurredAt: String?, kind: String?, phone: String?, email: String?
+        var name: String?, page: String?, product: String?, receivedAt: String?
+        try reader.readObject { reader, key in
+            switch key {
+            case "request_id": requestID = try reader.readString()
+            case "visit_id": visitID = try reader.readOptionalString()
+            case "client_id": clientID = try reader.readOptionalString()
+            case "occurred_at": occurredAt = try reader.readString()
+            case "kind": kind = try reader.readString()
+            case "phone": phone = try reader.readOptionalString()
+            case "email": email = try reader.readOptionalString()
+            case "name": name = try reader.readOptionalString()
+            case "page": page = try reader.readOptionalString()
+            case "product": product = try reader.readOptionalString()
+            case "received_at": receivedAt = try reader.readString()
+            default: try reader.skipValue()
+            }
+        }
+        guard let requestID, let occurredAt, let kind, let receivedAt else { throw JSONReader.Mismatch() }
+        self.init(requestID: requestID, visitID: visitID, clientID: clientID, occurredAt: occurredAt, kind: kind, phone: phone, email: email,
+                  name: name, page: page, product: product, receivedAt: receivedAt)
+    }
+}
+
+extension TrackedBatch: JSONFastDecodable {
+    public init(json reader: inout JSONReader) throws {
+        var visits: [TrackedVisit]?
+        var leads: [TrackedLead]?
+        try reader.readObject { reader, key in
+            switch key {
+            case "visits":
+                var list: [TrackedVisit] = []
+                try reader.readArray { list.append(try TrackedVisit(json: &$0)) }
+                visits = list
+            case "leads":
+                var list: [TrackedLead] = []
+                try reader.readArray { list.append(try TrackedLead(json: &$0)) }
+                leads = list
+            default: try reader.skipValue()
+            }
+        }
+        guard let visits, let leads else { throw JSONReader.Mismatch() }
+        self.init(visits: visits, leads: leads)
     }
 }

@@ -42,16 +42,51 @@ public struct Envelope: Sendable {
         let payload: Payload
     }
 
+    /// Where the payload's value lies in `raw`, when the header was read by the fast path.
+    let payloadRange: Range<Int>?
+
+    /// The header read in one pass that skips the payload without building anything (a message
+    /// can hold thousands of visits); nil when the text is not a plain object of the expected
+    /// fields, and `JSONDecoder` then reads it and names what is wrong.
+    private static func skim(_ bytes: [UInt8]) -> (Header, Range<Int>?)? {
+        var reader = JSONReader(bytes)
+        var v: Int?, type: String?, project: String?, id: String?, occurred: String?, payload: Range<Int>?
+        do {
+            try reader.readObject { reader, key in
+                switch key {
+                case "v": v = try reader.readInt()
+                case "type": type = try reader.readString()
+                case "project": project = try reader.readString()
+                case "id": id = try reader.readString()
+                case "occurred_at": occurred = try reader.readString()
+                case "payload":
+                    let start = reader.offset
+                    try reader.skipValue()
+                    payload = start..<reader.offset
+                default: try reader.skipValue()
+                }
+            }
+        } catch { return nil }
+        guard reader.isAtEnd(), let v, let type, let project, let id, let occurred else { return nil }
+        return (Header(v: v, type: type, project: project, id: id, occurred_at: occurred), payload)
+    }
+
     /// Reads and checks the header fields.
     /// - Throws: `EnvelopeError` naming the field that is missing or wrong.
     public init(decoding bytes: [UInt8]) throws {
         let header: Header
-        do {
-            header = try JSONDecoder().decode(Header.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            throw EnvelopeError(DecodingProblem.describe(error))
-        } catch {
-            throw EnvelopeError("not JSON: \(error)")
+        if let (skimmed, range) = Self.skim(bytes) {
+            header = skimmed
+            payloadRange = range
+        } else {
+            do {
+                header = try JSONDecoder().decode(Header.self, from: Data(bytes))
+            } catch let error as DecodingError {
+                throw EnvelopeError(DecodingProblem.describe(error))
+            } catch {
+                throw EnvelopeError("not JSON: \(error)")
+            }
+            payloadRange = nil
         }
         guard Self.supportedVersions.contains(header.v) else {
             throw EnvelopeError("v: unsupported envelope version \(header.v) (this build reads \(Self.supportedVersions))")
@@ -75,6 +110,16 @@ public struct Envelope: Sendable {
     /// Decodes the payload.
     /// - Throws: `EnvelopeError` naming the payload field that is wrong.
     public func payload<Payload: Decodable>(as type: Payload.Type = Payload.self) throws -> Payload {
+        if let range = payloadRange {
+            // Only the payload's bytes; a hand-written decoder where the type has one.
+            if let fast = Payload.self as? any JSONFastDecodable.Type {
+                var reader = JSONReader(raw, range: range)
+                if let value = try? fast.init(json: &reader), reader.isAtEnd(), let payload = value as? Payload { return payload }
+            } else if let payload = try? JSONDecoder().decode(Payload.self, from: Data(raw[range])) {
+                return payload
+            }
+        }
+        // The whole message again, so that the error's path starts at `payload`.
         do {
             return try JSONDecoder().decode(Body<Payload>.self, from: Data(raw)).payload
         } catch let error as DecodingError {

@@ -22,7 +22,7 @@ public struct StatisticsKeeper: Service {
     private let logger: Logger
 
     /// - Parameter tables: `schema.table` names.
-    public init(pool: PGPool, tables: [String], interval: Double = 5, changedShare: Double = 0.2, minimumChanged: Int = 1000, logger: Logger) {
+    public init(pool: PGPool, tables: [String], interval: Double = 5, changedShare: Double = 1.0, minimumChanged: Int = 1000, logger: Logger) {
         self.pool = pool
         self.tables = tables
         self.interval = interval

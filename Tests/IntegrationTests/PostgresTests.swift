@@ -129,6 +129,27 @@ import Testing
         await connection.close()
     }
 
+    @Test func copyTextEscapesEverySpecialByteWhereverItStands() async throws {
+        let connection = try await connect()
+        let table = "public.\(TestStack.unique("copyesc"))"
+        try await connection.simpleQuery("CREATE TEMP TABLE \(table.replacingOccurrences(of: "public.", with: "")) (id bigint, value text)")
+        let values = ["", "\\", "\t", "\n", "\r", "\\\\", "\t\n\r\\", "a\tb", "\tstart", "end\n", "mid\\dle", "ёжик\t😀\r\n", "\\N", "plain text"]
+        let temp = table.replacingOccurrences(of: "public.", with: "")
+        try await connection.copyIn("COPY \(temp) (id, value) FROM STDIN") { writer in
+            for (index, value) in values.enumerated() {
+                writer.field(Int64(index))
+                writer.field(value)
+                try writer.endRow()
+            }
+            writer.field(Int64(values.count))
+            writer.field(nil as String?)
+            try writer.endRow()
+        }
+        let rows = try await connection.query("SELECT value FROM \(temp) ORDER BY id")
+        #expect(try rows.map { try $0.decode(String?.self, 0) } == values.map { $0 } + [nil])
+        await connection.close()
+    }
+
     @Test func failedCopyWritesNothing() async throws {
         let connection = try await connect()
         let table = "public.\(TestStack.unique("copyfail"))"

@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Runtime
 import Testing
@@ -28,5 +29,58 @@ import Testing
         #expect(reason(#"{"v":1,"type":"t","project":"p","id":"i","occurred_at":"2026-11-23"}"#).contains("occurred_at"))
         let envelope = try? Envelope(decoding: Array(#"{"v":1,"type":"t","project":"p","id":"i","occurred_at":"2026-11-23T00:00:00Z","payload":{"visit_id":5}}"#.utf8))
         #expect(throws: EnvelopeError.self) { try envelope?.payload(as: Visit.self) }
+    }
+
+    /// The hand-written decoders of the tracker's batches give exactly what `Codable` gives:
+    /// escapes, nulls, missing optional keys, unknown keys with nested values, any key order.
+    @Test func trackedBatchesDecodeByHandExactlyAsCodableDoes() throws {
+        let tricky = ["plain", "", "quote \" and \\ backslash", "tab\tnew\nline\r", "ёжик 😀", "\u{1}control", "/slash/"]
+        var batch = TrackedBatch()
+        for (index, text) in tricky.enumerated() {
+            batch.visits.append(TrackedVisit(
+                visitID: "v\(index)" + text, clientID: index % 2 == 0 ? nil : "c" + text, occurredAt: "2026-03-07T04:02:35.959388Z",
+                landingURL: "https://school.example/?q=" + text, referrer: index % 3 == 0 ? nil : text, referrerHost: text, referrerKind: "none",
+                utmSource: text, utmMedium: nil, utmCampaign: text, utmContent: text, utmTerm: index % 2 == 0 ? text : nil, clickID: nil,
+                clickIDKind: nil, userAgent: text, traffic: "direct", receivedAt: "2026-03-07T04:02:36.000000Z"))
+            batch.leads.append(TrackedLead(
+                requestID: "r\(index)" + text, visitID: index % 2 == 0 ? "v" : nil, clientID: nil, occurredAt: "2026-03-07T04:02:35Z", kind: "form",
+                phone: index % 2 == 0 ? "+79990000000" : nil, email: text, name: text, page: nil, product: text, receivedAt: "2026-03-07T04:02:35Z"))
+        }
+        let encoded = Array(try JSONEncoder().encode(batch))
+        var reader = JSONReader(encoded)
+        #expect(try TrackedBatch(json: &reader) == batch)
+        let readAll = reader.isAtEnd()
+        #expect(readAll)
+        let envelope = try Envelope(decoding: try Envelope.encode(type: "events.tracked", project: "school", payload: batch))
+        #expect(try envelope.payload(as: TrackedBatch.self) == batch)
+
+        // Written by hand: spaces, \u escapes (a surrogate pair), nulls, keys missing or unknown.
+        let text = #"""
+            { "leads" : [ { "received_at":"2026-03-07T04:02:35Z", "kind":"call", "request_id":"r\u00e9\ud83d\ude00", "phone":null,
+                            "extra": {"a": [1, -2.5e3, {"b": "}]\""}], "c": null}, "occurred_at":"2026-03-07T04:02:35Z", "email": "a\/b" } ],
+              "unknown": [true, false, null, {}],
+              "visits" : [ {"visit_id":"v","occurred_at":"2026-03-07T04:02:35.959388Z","landing_url":"https://x/","referrer_kind":"none",
+                            "traffic":"direct","received_at":"2026-03-07T04:02:35.959388Z","client_id":null,"utm_term":"курсы"} ] }
+            """#
+        var handReader = JSONReader(Array(text.utf8))
+        let byHand = try TrackedBatch(json: &handReader)
+        let handReadAll = handReader.isAtEnd()
+        #expect(handReadAll)
+        #expect(byHand == (try JSONDecoder().decode(TrackedBatch.self, from: Data(text.utf8))))
+        #expect(byHand.leads.first?.requestID == "ré😀")
+
+        // What the fast path does not take, Codable names.
+        for wrong in [#"{"visits":[{"visit_id":5}],"leads":[]}"#, #"{"visits":[]}"#, #"{"visits":[],"leads":[{"request_id":null}]}"#] {
+            var wrongReader = JSONReader(Array(wrong.utf8))
+            #expect(throws: JSONReader.Mismatch.self) { try TrackedBatch(json: &wrongReader) }
+            let message = #"{"v":1,"type":"events.tracked","project":"p","id":"i","occurred_at":"2026-11-23T00:00:00Z","payload":"# + wrong + "}"
+            let bad = try Envelope(decoding: Array(message.utf8))
+            #expect {
+                try bad.payload(as: TrackedBatch.self)
+            } throws: { error in
+                let reason = "\(error)"
+                return reason.contains("payload") && (reason.contains("visit_id") || reason.contains("leads") || reason.contains("request_id"))
+            }
+        }
     }
 }

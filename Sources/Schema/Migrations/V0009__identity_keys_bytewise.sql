@@ -1,0 +1,49 @@
+-- Identifiers compare bytewise. Visit, request, client, deal and key ids are opaque strings: a
+-- locale's collation (even C.UTF-8 goes through strcoll) only makes every index comparison of
+-- the identity tables slower, and the resolver already orders them bytewise. With COLLATE "C"
+-- a btree comparison is a memcmp.
+ALTER TABLE journey.visits
+    ALTER COLUMN project_id TYPE text COLLATE "C",
+    ALTER COLUMN visit_id   TYPE text COLLATE "C",
+    ALTER COLUMN client_id  TYPE text COLLATE "C";
+
+ALTER TABLE journey.leads
+    ALTER COLUMN project_id   TYPE text COLLATE "C",
+    ALTER COLUMN request_id   TYPE text COLLATE "C",
+    ALTER COLUMN visit_id     TYPE text COLLATE "C",
+    ALTER COLUMN client_id    TYPE text COLLATE "C",
+    ALTER COLUMN client_key   TYPE text COLLATE "C",
+    ALTER COLUMN duplicate_of TYPE text COLLATE "C",
+    ALTER COLUMN customer_id  TYPE text COLLATE "C";
+
+ALTER TABLE journey.keys
+    ALTER COLUMN project_id TYPE text COLLATE "C",
+    ALTER COLUMN key        TYPE text COLLATE "C",
+    ALTER COLUMN owner      TYPE text COLLATE "C";
+
+ALTER TABLE journey.touches
+    ALTER COLUMN project_id TYPE text COLLATE "C",
+    ALTER COLUMN request_id TYPE text COLLATE "C",
+    ALTER COLUMN visit_id   TYPE text COLLATE "C";
+
+ALTER TABLE journey.deal_links
+    ALTER COLUMN project_id    TYPE text COLLATE "C",
+    ALTER COLUMN connection_id TYPE text COLLATE "C",
+    ALTER COLUMN deal_id       TYPE text COLLATE "C",
+    ALTER COLUMN request_id    TYPE text COLLATE "C",
+    ALTER COLUMN customer_id   TYPE text COLLATE "C";
+
+-- Leads are found by phone and e-mail through journey.keys (p:/e: keys), never by these
+-- columns: the two indexes only cost every insert and update of a lead.
+DROP INDEX journey.leads_phone;
+DROP INDEX journey.leads_email;
+
+-- Leads still waiting for a client id (none posted, their visit not stored yet): the few a new
+-- visit can give one. The resolver probes this small index with each batch's visits instead of
+-- every lead's visit index.
+CREATE INDEX leads_unkeyed_visit ON journey.leads (project_id, visit_id) WHERE client_key IS NULL AND visit_id IS NOT NULL;
+
+-- A lead is written once by COPY and then given its duplicate chain and customer by the
+-- resolver's pass: with room left on its page that update is HOT (neither column is indexed),
+-- so it adds no index entries.
+ALTER TABLE journey.leads SET (fillfactor = 70);
