@@ -45,7 +45,7 @@ public struct IdentityHandler: BatchHandler {
             let changes = try await pass.run(
                 visits: stored.visits.filter { $0.0 == project }.map { ($0.1, $0.2, $0.3) },
                 leads: Array(Set(leads.filter { $0.0 == project }.map(\.1.requestID))),
-                leadsKeyedByVisit: stored.leadsKeyedByVisit[project] ?? [],
+                leadsWaitingForVisit: stored.leadsWaitingForVisit[project] ?? [],
                 deals: Set(deals.filter { $0.0 == project }.map { "d:\($0.1)/\($0.2)" }).sorted().map { LinkPass.deal(ofOwner: $0) })
             messages += try Self.dirtyMessages(project: project, changes)
         }
@@ -84,6 +84,12 @@ public struct IdentityHandler: BatchHandler {
         return date
     }
 
+    /// (project, id) pairs in the order of PostgreSQL's `COLLATE "C"`.
+    static func bytewise(_ a: (String, String), _ b: (String, String)) -> Bool {
+        if a.0 != b.0 { return a.0.utf8.lexicographicallyPrecedes(b.0.utf8) }
+        return a.1.utf8.lexicographicallyPrecedes(b.1.utf8)
+    }
+
     /// An instant as COPY text: the tracker's own form (`2026-03-07T04:02:35.959388Z`, checked by
     /// its shape after `instant` parsed it) as it came, anything else formatted from the parse.
     static func copyText(_ text: String, _ date: Date) -> String {
@@ -96,11 +102,11 @@ public struct IdentityHandler: BatchHandler {
     }
 
     /// What `store` wrote: each distinct visit's (project, id, client, start in µs), and per
-    /// project the leads that carry a visit id but no client id of their own — their client key
-    /// comes from their visit, which may be stored by a batch committing at the same time.
+    /// project the leads whose visit was not stored (yet): their client key and own-visit touch
+    /// wait for it, and it may be in a batch committing at the same time.
     struct Stored {
         var visits: [(String, String, String?, Int64)] = []
-        var leadsKeyedByVisit: [String: [String]] = [:]
+        var leadsWaitingForVisit: [String: [String]] = [:]
     }
 
     /// Stores visits and leads (insert-new). A lead's client key is written with it: its posted
@@ -112,7 +118,10 @@ public struct IdentityHandler: BatchHandler {
         if !visits.isEmpty {
             // Checked before the COPY starts: a bad time fails the message, not half a write.
             var seenVisits = Set<String>()
-            let rows = try visits.filter { seenVisits.insert($0.0 + "\u{0}" + $0.1.visitID).inserted }.map { project, visit in
+            // In key order, bytewise (the columns are COLLATE "C"): replicas storing the same
+            // visits then wait for each other instead of deadlocking.
+            let rows = try visits.filter { seenVisits.insert($0.0 + "\u{0}" + $0.1.visitID).inserted }
+                .sorted { Self.bytewise(($0.0, $0.1.visitID), ($1.0, $1.1.visitID)) }.map { project, visit in
                 let occurred = try Self.instant(visit.occurredAt, "occurred_at")
                 let received = try Self.instant(visit.receivedAt, "received_at")
                 return (project, visit, Timestamp.micros(occurred), Self.copyText(visit.occurredAt, occurred), Self.copyText(visit.receivedAt, received))
@@ -149,25 +158,27 @@ public struct IdentityHandler: BatchHandler {
         }
         if !leads.isEmpty {
             var seenLeads = Set<String>()
-            let rows = try leads.filter { seenLeads.insert($0.0 + "\u{0}" + $0.1.requestID).inserted }.map { project, lead in
+            let rows = try leads.filter { seenLeads.insert($0.0 + "\u{0}" + $0.1.requestID).inserted }
+                .sorted { Self.bytewise(($0.0, $0.1.requestID), ($1.0, $1.1.requestID)) }.map { project, lead in
                 (project, lead, Self.copyText(lead.occurredAt, try Self.instant(lead.occurredAt, "occurred_at")),
                  Self.copyText(lead.receivedAt, try Self.instant(lead.receivedAt, "received_at")))
             }
-            // The clients of the visits of leads that posted none (visits stored before, or just above).
-            var visitClients: [String: String] = [:]
-            for (project, group) in Dictionary(grouping: rows.filter { $0.1.clientID == nil && $0.1.visitID != nil }, by: \.0) {
-                stored.leadsKeyedByVisit[project] = group.map(\.1.requestID)
-                for row in try await connection.query("""
-                    SELECT visit_id, client_id FROM journey.visits WHERE project_id = $1 AND visit_id = ANY($2) AND client_id IS NOT NULL
-                    """, [project, Array(Set(group.map { $0.1.visitID! }))]) {
-                    visitClients[project + "\u{0}" + (try row.decode(String.self, 0))] = try row.decode(String.self, 1)
+            // The visits the leads name, stored before or just above: a lead's client key is its
+            // posted client id, else its visit's; a lead whose visit is missing waits for it.
+            var visitClients: [String: String?] = [:]
+            for (project, group) in Dictionary(grouping: rows.filter { $0.1.visitID != nil }, by: \.0) {
+                for row in try await connection.query("SELECT visit_id, client_id FROM journey.visits WHERE project_id = $1 AND visit_id = ANY($2)",
+                                                      [project, Array(Set(group.map { $0.1.visitID! }))]) {
+                    visitClients[project + "\u{0}" + (try row.decode(String.self, 0))] = .some(try row.decode(String?.self, 1))
                 }
+                let waiting = group.filter { visitClients[project + "\u{0}" + $0.1.visitID!] == nil }.map(\.1.requestID)
+                if !waiting.isEmpty { stored.leadsWaitingForVisit[project] = waiting }
             }
             let clients = visitClients
             _ = try await connection.bulkWrite(PGBulkWrite(
                 table: "journey.leads",
                 columns: ["project_id", "request_id", "visit_id", "client_id", "occurred_at", "kind", "phone", "email", "name", "page", "product",
-                          "received_at", "client_key"],
+                          "received_at", "client_key", "visit_pending"],
                 mode: .insertNew(key: ["project_id", "request_id"]))) { writer in
                 for (project, lead, occurred, received) in rows {
                     writer.field(project)
@@ -182,7 +193,13 @@ public struct IdentityHandler: BatchHandler {
                     writer.field(lead.page)
                     writer.field(lead.product)
                     writer.field(received)
-                    writer.field(lead.clientID ?? lead.visitID.flatMap { clients[project + "\u{0}" + $0] })
+                    var visitClient: String?
+                    var pending = false
+                    if let visitID = lead.visitID {
+                        if let stored = clients[project + "\u{0}" + visitID] { visitClient = stored } else { pending = true }
+                    }
+                    writer.field(lead.clientID ?? visitClient)
+                    writer.field(pending ? "t" : "f")
                     try writer.endRow()
                 }
             }

@@ -52,9 +52,9 @@ struct LinkPass {
     let connection: PGConnection
 
     /// Runs the pass for the batch's new visits (id, client id, start in µs), leads (request
-    /// ids; `leadsKeyedByVisit`: those that posted a visit id and no client id) and deals
+    /// ids; `leadsWaitingForVisit`: those whose visit was not stored when they were) and deals
     /// (connection, deal id).
-    func run(visits: [(id: String, client: String?, start: Int64)], leads: [String], leadsKeyedByVisit: [String] = [],
+    func run(visits: [(id: String, client: String?, start: Int64)], leads: [String], leadsWaitingForVisit: [String] = [],
              deals: [(connection: String, id: String)]) async throws -> LinkChanges {
         try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 18))", ["identity-link:" + project])
         // The pass is a few thousand key lookups in tables that live in memory; with the default
@@ -64,22 +64,27 @@ struct LinkPass {
         var changes = LinkChanges()
         for visit in visits { changes.days.insert(day(visit.start)) }
 
-        // 1. Client keys: a lead's client id is the posted one (written with the lead), else its
-        // visit's — which can arrive after the lead, or in a batch committing at the same time:
-        // under the project's lock, leads still without one get it from visits now visible,
-        // found through the batch's visits and through the batch's leads keyed by visit.
+        // 1. Leads whose visit arrived: it gives them their client key when they posted none
+        // (definition 3) and their own-visit touch. Under the project's lock, leads still waiting
+        // are matched with the visits now visible — found through the batch's visits (a small
+        // partial index) and through the batch's own waiting leads (their visit may have been
+        // committed by another batch meanwhile).
         let visitIDs = visits.map(\.id)
-        let rekeyed = try await connection.query("""
-            UPDATE journey.leads l SET client_key = v.client_id
+        var rekeyed: [String] = []
+        var visitArrived: [String] = []
+        for row in try await connection.query("""
+            UPDATE journey.leads l SET visit_pending = false, client_key = COALESCE(l.client_key, v.client_id)
             FROM journey.visits v
-            WHERE l.project_id = $1 AND l.request_id IN (
-                      -- The small partial index of leads without a client key, then the batch's own.
-                      SELECT request_id FROM journey.leads
-                      WHERE project_id = $1 AND client_key IS NULL AND visit_id IS NOT NULL AND visit_id = ANY($3)
-                      UNION SELECT request_id FROM journey.leads WHERE project_id = $1 AND request_id = ANY($2))
-              AND l.client_key IS NULL AND v.project_id = l.project_id AND v.visit_id = l.visit_id AND v.client_id IS NOT NULL
-            RETURNING l.request_id
-            """, [project, leadsKeyedByVisit, visitIDs]).map { try $0.decode(String.self, 0) }
+            WHERE l.project_id = $1 AND l.visit_pending AND l.request_id IN (
+                      SELECT request_id FROM journey.leads WHERE project_id = $1 AND visit_pending AND visit_id = ANY($3)
+                      UNION SELECT request_id FROM journey.leads WHERE project_id = $1 AND visit_pending AND request_id = ANY($2))
+              AND v.project_id = l.project_id AND v.visit_id = l.visit_id
+            RETURNING l.request_id, l.client_id IS NULL AND v.client_id IS NOT NULL
+            """, [project, leadsWaitingForVisit, visitIDs]) {
+            let id = try row.decode(String.self, 0)
+            visitArrived.append(id)
+            if try row.decode(Bool.self, 1) { rekeyed.append(id) }
+        }
 
         // 2. Keys of the batch's leads (and of leads that gained a client id).
         let keyedLeads = Array(Set(leads).union(rekeyed))
@@ -287,16 +292,15 @@ struct LinkPass {
 
         // 7. Touches: the batch's leads, leads that gained a client id, and leads whose client
         // id or own visit gained visits.
-        var touchLeads = Set(leads).union(rekeyed)
-        if !visits.isEmpty {
-            let withClient = visits.filter { $0.client != nil }
+        var touchLeads = Set(leads).union(visitArrived)
+        let withClient = visits.filter { $0.client != nil }
+        if !withClient.isEmpty {
             for row in try await connection.query("""
                 SELECT DISTINCT l.request_id FROM journey.leads l
                 JOIN unnest($2::text[], $3::int8[]) AS v(client, started) ON l.client_key = v.client
                 WHERE l.project_id = $1
                   AND (extract(epoch FROM l.occurred_at) * 1000000)::int8 BETWEEN v.started AND v.started + $4::int8 * 1000000
-                UNION SELECT request_id FROM journey.leads WHERE project_id = $1 AND visit_id = ANY($5)
-                """, [project, withClient.map { $0.client! }, withClient.map(\.start), Int(settings.lookbackSeconds), visitIDs]) {
+                """, [project, withClient.map { $0.client! }, withClient.map(\.start), Int(settings.lookbackSeconds)]) {
                 touchLeads.insert(try row.decode(String.self, 0))
             }
         }

@@ -7,6 +7,9 @@ import Synchronization
 /// Modes:
 /// - `upsert`: `INSERT … ON CONFLICT (key) DO UPDATE` — re-sending rows replaces them.
 /// - `insertNew`: `INSERT … ON CONFLICT (key) DO NOTHING` — re-sending rows changes nothing.
+///   The rows are first copied straight in (under a savepoint); a writer that may race another
+///   over the same keys sends them in key order (bytewise for `COLLATE "C"` keys), the order the
+///   fallback inserts in, so concurrent writers wait for each other instead of deadlocking.
 ///   Rows usually are new, so it first COPYs straight into the target under a savepoint (no
 ///   staging table, no second pass over the rows); only when that meets an existing key
 ///   (SQLSTATE 23505) does it roll back to the savepoint and take the staging path — so the
@@ -109,21 +112,26 @@ extension PGConnection {
         let insert = "INSERT INTO \(target) (\(columns)) SELECT \(columns) FROM \(staging)"
         let sql: String
         switch spec.mode {
+        // Rows go in in key order: two transactions writing overlapping keys then take their
+        // row locks in the same order and one waits for the other — in any other order each can
+        // hold a key the other needs (a deadlock, seen with two identity-resolver replicas).
         case .upsert(let key, let update):
             let keyList = try PGIdentifier.list(key)
             if update.isEmpty {
-                sql = insert + " ON CONFLICT (\(keyList)) DO NOTHING"
+                sql = insert + " ORDER BY \(keyList) ON CONFLICT (\(keyList)) DO NOTHING"
             } else {
                 let assignments = try update.map { "\(try PGIdentifier.quote($0)) = EXCLUDED.\(try PGIdentifier.quote($0))" }
-                sql = insert + " ON CONFLICT (\(keyList)) DO UPDATE SET " + assignments.joined(separator: ", ")
+                sql = insert + " ORDER BY \(keyList) ON CONFLICT (\(keyList)) DO UPDATE SET " + assignments.joined(separator: ", ")
             }
         case .upsertUnlessNewer(let key, let update, let version):
             let assignments = try update.map { "\(try PGIdentifier.quote($0)) = EXCLUDED.\(try PGIdentifier.quote($0))" }
             let column = try PGIdentifier.quote(version)
-            sql = insert + " ON CONFLICT (\(try PGIdentifier.list(key))) DO UPDATE SET " + assignments.joined(separator: ", ")
+            let keyList = try PGIdentifier.list(key)
+            sql = insert + " ORDER BY \(keyList) ON CONFLICT (\(keyList)) DO UPDATE SET " + assignments.joined(separator: ", ")
                 + " WHERE \(target).\(column) <= EXCLUDED.\(column)"
         case .insertNew(let key):
-            sql = insert + " ON CONFLICT (\(try PGIdentifier.list(key))) DO NOTHING"
+            let keyList = try PGIdentifier.list(key)
+            sql = insert + " ORDER BY \(keyList) ON CONFLICT (\(keyList)) DO NOTHING"
         case .replace(let range):
             let outside = try await query(
                 "SELECT count(*) FROM \(staging) WHERE NOT (\(range.condition)) OR (\(range.condition)) IS NULL",

@@ -131,7 +131,7 @@ import Testing
         // Both stop after their batch in hand; nothing left means every message was applied.
         for replica in replicas { replica.signal(SIGTERM) }
         for replica in replicas { #expect(await replica.waitForExit(seconds: 60) == 0, "\(replica.log)") }
-        #expect(try await AMQPAdmin.queueStatus(ClusterTopology.identityQueue, configuration: amqp).messages == 0)
+        #expect(try await AMQPAdmin.queueStatus(ClusterTopology.identityQueue, configuration: amqp).messages == 0, "\(replicas.map(\.log))")
         #expect(try await AMQPAdmin.queueStatus(AMQPTopology.deadLetterQueueName(for: ClusterTopology.identityQueue), configuration: amqp).messages == 0)
         let got = try await LinkBench(pool: pool, handler: IdentityHandler(projects: []), project: "school").snapshot()
         #expect(got == expected ? true : false,

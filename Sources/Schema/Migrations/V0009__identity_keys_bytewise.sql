@@ -33,15 +33,19 @@ ALTER TABLE journey.deal_links
     ALTER COLUMN request_id    TYPE text COLLATE "C",
     ALTER COLUMN customer_id   TYPE text COLLATE "C";
 
--- Leads are found by phone and e-mail through journey.keys (p:/e: keys), never by these
--- columns: the two indexes only cost every insert and update of a lead.
+-- Leads are found by phone, e-mail and visit through journey.keys (p:/e:/v: keys) and by a
+-- pending visit through the index below, never by these columns: the three indexes only cost
+-- every insert and update of a lead.
 DROP INDEX journey.leads_phone;
 DROP INDEX journey.leads_email;
+DROP INDEX journey.leads_visit;
 
--- Leads still waiting for a client id (none posted, their visit not stored yet): the few a new
--- visit can give one. The resolver probes this small index with each batch's visits instead of
--- every lead's visit index.
-CREATE INDEX leads_unkeyed_visit ON journey.leads (project_id, visit_id) WHERE client_key IS NULL AND visit_id IS NOT NULL;
+-- Leads whose visit is not stored yet (it arrives after them, or in a batch committing at the
+-- same time): the few a new visit can give a client key and an own-visit touch. The resolver
+-- probes this small index with each batch's visits instead of every lead's visit index.
+ALTER TABLE journey.leads ADD COLUMN visit_pending boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN journey.leads.visit_pending IS 'The lead names a visit that was not stored when the lead was last linked.';
+CREATE INDEX leads_pending_visit ON journey.leads (project_id, visit_id) WHERE visit_pending;
 
 -- A lead is written once by COPY and then given its duplicate chain and customer by the
 -- resolver's pass: with room left on its page that update is HOT (neither column is indexed),
