@@ -19,7 +19,10 @@ public enum DealSyncApp {
         let consumer = worker ?? WorkerConfiguration(
             name: "deal-sync", queue: ClusterTopology.dealSyncQueue, topology: ClusterTopology.all, prefetch: 100, batchSize: 50,
             // A webhook is one deal someone is looking at: apply it at once rather than gather a batch.
-            batchLinger: 0.002)
+            batchLinger: 0.002,
+            // A first full sync writes 100,000 deals in minutes: keep the planner's statistics
+            // of what it writes current for the identity resolver and the aggregator reading them.
+            analyzedTables: ["crm.deals", "crm.contacts", "crm.payments", "crm.stage_changes", "crm.deal_products"])
         let app = WorkerApp(settings: settings, worker: consumer, handler: WebhookHandler(connections: connections),
                             publishTopology: ClusterTopology.all) { _ in
             [PoolCloser(pool: pool)] + connections.map { ConnectionPoller(connection: $0, databaseURL: settings.databaseURL, logger: logger) }
