@@ -109,35 +109,53 @@ public struct IdentityHandler: BatchHandler {
         var leadsWaitingForVisit: [String: [String]] = [:]
     }
 
-    /// Stores visits and leads (insert-new). A lead's client key is written with it: its posted
-    /// client id, else its visit's when the visit is already stored.
+    /// The distinct (project, id) records in key order, bytewise (the columns are `COLLATE "C"`):
+    /// indices into `records`, the first of each key kept. Replicas storing the same records
+    /// then take their row locks in one order and wait for each other instead of deadlocking.
+    static func distinctInKeyOrder(_ count: Int, key: (Int) -> (String, String)) -> [Int] {
+        let order = (0..<count).sorted { a, b in
+            let (x, y) = (key(a), key(b))
+            if x == y { return a < b }
+            return bytewise(x, y)
+        }
+        var distinct: [Int] = []
+        distinct.reserveCapacity(order.count)
+        for index in order where distinct.last.map({ key($0) != key(index) }) ?? true { distinct.append(index) }
+        return distinct
+    }
+
+    /// Stores visits and leads (insert-new) and the leads' keys. A lead's client key is written
+    /// with it: its posted client id, else its visit's when the visit is already stored.
     func store(visits: [(String, TrackedVisit)], leads: [(String, TrackedLead)], deals: [(String, String, String)], on connection: PGConnection)
         async throws -> Stored
     {
         var stored = Stored()
         if !visits.isEmpty {
+            let order = Self.distinctInKeyOrder(visits.count) { (visits[$0].0, visits[$0].1.visitID) }
             // Checked before the COPY starts: a bad time fails the message, not half a write.
-            var seenVisits = Set<String>()
-            // In key order, bytewise (the columns are COLLATE "C"): replicas storing the same
-            // visits then wait for each other instead of deadlocking.
-            let rows = try visits.filter { seenVisits.insert($0.0 + "\u{0}" + $0.1.visitID).inserted }
-                .sorted { Self.bytewise(($0.0, $0.1.visitID), ($1.0, $1.1.visitID)) }.map { project, visit in
+            var times: [(occurred: String, received: String)] = []
+            times.reserveCapacity(order.count)
+            stored.visits.reserveCapacity(order.count)
+            for index in order {
+                let (project, visit) = visits[index]
                 let occurred = try Self.instant(visit.occurredAt, "occurred_at")
                 let received = try Self.instant(visit.receivedAt, "received_at")
-                return (project, visit, Timestamp.micros(occurred), Self.copyText(visit.occurredAt, occurred), Self.copyText(visit.receivedAt, received))
+                times.append((Self.copyText(visit.occurredAt, occurred), Self.copyText(visit.receivedAt, received)))
+                stored.visits.append((project, visit.visitID, visit.clientID, Timestamp.micros(occurred)))
             }
-            stored.visits = rows.map { ($0.0, $0.1.visitID, $0.1.clientID, $0.2) }
+            let copyTimes = times
             _ = try await connection.bulkWrite(PGBulkWrite(
                 table: "journey.visits",
                 columns: ["project_id", "visit_id", "client_id", "occurred_at", "landing_url", "referrer", "referrer_host", "referrer_kind",
                           "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "click_id", "click_id_kind", "user_agent",
                           "traffic", "received_at"],
                 mode: .insertNew(key: ["project_id", "visit_id"]))) { writer in
-                for (project, visit, _, occurred, received) in rows {
-                    writer.field(project)
+                for (position, index) in order.enumerated() {
+                    writer.field(visits[index].0)
+                    let visit = visits[index].1
                     writer.field(visit.visitID)
                     writer.field(visit.clientID)
-                    writer.field(occurred)
+                    writer.field(copyTimes[position].occurred)
                     writer.field(visit.landingURL)
                     writer.field(visit.referrer)
                     writer.field(visit.referrerHost)
@@ -151,57 +169,69 @@ public struct IdentityHandler: BatchHandler {
                     writer.field(visit.clickIDKind)
                     writer.field(visit.userAgent)
                     writer.field(visit.traffic)
-                    writer.field(received)
+                    writer.field(copyTimes[position].received)
                     try writer.endRow()
                 }
             }
         }
         if !leads.isEmpty {
-            var seenLeads = Set<String>()
-            let rows = try leads.filter { seenLeads.insert($0.0 + "\u{0}" + $0.1.requestID).inserted }
-                .sorted { Self.bytewise(($0.0, $0.1.requestID), ($1.0, $1.1.requestID)) }.map { project, lead in
-                (project, lead, Self.copyText(lead.occurredAt, try Self.instant(lead.occurredAt, "occurred_at")),
-                 Self.copyText(lead.receivedAt, try Self.instant(lead.receivedAt, "received_at")))
+            let order = Self.distinctInKeyOrder(leads.count) { (leads[$0].0, leads[$0].1.requestID) }
+            var times: [(occurred: String, received: String)] = []
+            times.reserveCapacity(order.count)
+            for index in order {
+                let lead = leads[index].1
+                times.append((Self.copyText(lead.occurredAt, try Self.instant(lead.occurredAt, "occurred_at")),
+                              Self.copyText(lead.receivedAt, try Self.instant(lead.receivedAt, "received_at"))))
             }
             // The visits the leads name, stored before or just above: a lead's client key is its
             // posted client id, else its visit's; a lead whose visit is missing waits for it.
             var visitClients: [String: String?] = [:]
-            for (project, group) in Dictionary(grouping: rows.filter { $0.1.visitID != nil }, by: \.0) {
+            var byProject: [String: [Int]] = [:]
+            for index in order { byProject[leads[index].0, default: []].append(index) }
+            for (project, members) in byProject {
+                let named = members.filter { leads[$0].1.visitID != nil }
+                guard !named.isEmpty else { continue }
                 for row in try await connection.query("SELECT visit_id, client_id FROM journey.visits WHERE project_id = $1 AND visit_id = ANY($2)",
-                                                      [project, Array(Set(group.map { $0.1.visitID! }))]) {
+                                                      [project, Array(Set(named.map { leads[$0].1.visitID! }))]) {
                     visitClients[project + "\u{0}" + (try row.decode(String.self, 0))] = .some(try row.decode(String?.self, 1))
                 }
-                let waiting = group.filter { visitClients[project + "\u{0}" + $0.1.visitID!] == nil }.map(\.1.requestID)
+                let waiting = named.filter { visitClients[project + "\u{0}" + leads[$0].1.visitID!] == nil }.map { leads[$0].1.requestID }
                 if !waiting.isEmpty { stored.leadsWaitingForVisit[project] = waiting }
             }
-            let clients = visitClients
+            let (clients, copyTimes) = (visitClients, times)
             _ = try await connection.bulkWrite(PGBulkWrite(
                 table: "journey.leads",
                 columns: ["project_id", "request_id", "visit_id", "client_id", "occurred_at", "kind", "phone", "email", "name", "page", "product",
                           "received_at", "client_key", "visit_pending"],
                 mode: .insertNew(key: ["project_id", "request_id"]))) { writer in
-                for (project, lead, occurred, received) in rows {
+                for (position, index) in order.enumerated() {
+                    let (project, lead) = leads[index]
                     writer.field(project)
                     writer.field(lead.requestID)
                     writer.field(lead.visitID)
                     writer.field(lead.clientID)
-                    writer.field(occurred)
+                    writer.field(copyTimes[position].occurred)
                     writer.field(lead.kind)
                     writer.field(lead.phone)
                     writer.field(lead.email)
                     writer.field(lead.name)
                     writer.field(lead.page)
                     writer.field(lead.product)
-                    writer.field(received)
+                    writer.field(copyTimes[position].received)
                     var visitClient: String?
                     var pending = false
                     if let visitID = lead.visitID {
-                        if let stored = clients[project + "\u{0}" + visitID] { visitClient = stored } else { pending = true }
+                        if let known = clients[project + "\u{0}" + visitID] { visitClient = known } else { pending = true }
                     }
                     writer.field(lead.clientID ?? visitClient)
                     writer.field(pending ? "t" : "f")
                     try writer.endRow()
                 }
+            }
+            // Their keys, before the linking pass takes the project's lock: inserting them is
+            // a third of the pass's work and needs nobody else's results.
+            for (project, members) in byProject.sorted(by: { $0.key < $1.key }) {
+                try await LinkPass.insertKeys(ofLeads: members.map { leads[$0].1.requestID }, project: project, on: connection)
             }
         }
         return stored

@@ -86,17 +86,10 @@ struct LinkPass {
             if try row.decode(Bool.self, 1) { rekeyed.append(id) }
         }
 
-        // 2. Keys of the batch's leads (and of leads that gained a client id).
+        // 2. Keys of the leads that gained a client id (the batch's own leads got theirs when
+        // they were stored).
         let keyedLeads = Array(Set(leads).union(rekeyed))
-        if !keyedLeads.isEmpty {
-            try await connection.query("""
-                INSERT INTO journey.keys (project_id, key, owner)
-                SELECT l.project_id, k, 'l:' || l.request_id FROM journey.leads l,
-                       unnest(ARRAY['r:' || l.request_id, 'p:' || l.phone, 'e:' || l.email, 'v:' || l.visit_id, 'c:' || l.client_key]) AS k
-                WHERE l.project_id = $1 AND l.request_id = ANY($2) AND k IS NOT NULL
-                ON CONFLICT DO NOTHING
-                """, [project, keyedLeads])
-        }
+        if !rekeyed.isEmpty { try await Self.insertKeys(ofLeads: rekeyed, project: project, on: connection) }
         // Keys of the batch's deals: replaced (a contact's phone can change); the old ones
         // still say where the deal used to belong.
         var seedKeys = Set<String>()
@@ -320,6 +313,20 @@ struct LinkPass {
             }
         }
         return changes
+    }
+
+    /// Inserts the identifying keys of these stored leads (request id, phone, e-mail, visit,
+    /// client key). In key order: batches storing the same lead at once (a redelivery) wait
+    /// for each other instead of deadlocking.
+    static func insertKeys(ofLeads requestIDs: [String], project: String, on connection: PGConnection) async throws {
+        try await connection.query("""
+            INSERT INTO journey.keys (project_id, key, owner)
+            SELECT l.project_id, k, 'l:' || l.request_id FROM journey.leads l,
+                   unnest(ARRAY['r:' || l.request_id, 'p:' || l.phone, 'e:' || l.email, 'v:' || l.visit_id, 'c:' || l.client_key]) AS k
+            WHERE l.project_id = $1 AND l.request_id = ANY($2) AND k IS NOT NULL
+            ORDER BY 1, 2, 3
+            ON CONFLICT DO NOTHING
+            """, [project, requestIDs])
     }
 
     /// `d:<connection>/<deal>` → (connection, deal). Connection ids hold no `/`.

@@ -17,7 +17,7 @@ struct IdentityResolverCommand: AsyncParsableCommand {
         let settings = try Settings.load(path: config)
         Observability.bootstrap(settings)
         let worker = WorkerConfiguration(name: "identity-resolver", queue: ClusterTopology.identityQueue, topology: ClusterTopology.all,
-                                         prefetch: 2000, batchSize: 500, batchLinger: 0.02, concurrency: concurrency,
+                                         prefetch: 2000, batchSize: 500, batchBytes: 8 << 20, batchLinger: 0.02, concurrency: concurrency,
                                          skipProcessed: false,
                                          analyzedTables: ["journey.visits", "journey.leads", "journey.keys", "journey.touches", "journey.deal_links",
                                                           "crm.deals", "crm.contacts"])

@@ -22,6 +22,7 @@ import Tracker
         let project: String
         let queue: String
         let url: String
+        var amqp: AMQPConfiguration = TestStack.amqp
         let stop: @Sendable () async -> Void
 
         static func make() async throws -> World {
@@ -67,7 +68,7 @@ import Tracker
 
         /// Every message of this project the private queue holds (waiting until `count` arrived).
         func messages(atLeast count: Int) async throws -> [(type: String, payload: JSONValue)] {
-            let consumer = AMQPConsumer(configuration: TestStack.amqp, queue: queue, topology: AMQPTopology(), prefetch: 1000, logger: TestStack.logger)
+            let consumer = AMQPConsumer(configuration: amqp, queue: queue, topology: AMQPTopology(), prefetch: 1000, logger: TestStack.logger)
             var found: [(String, JSONValue)] = []
             let deadline = Date().addingTimeInterval(30)
             var rounds = 0
@@ -235,9 +236,17 @@ import Tracker
     @Test func aTrackerKilledRightAfterAnswering2xxLostNothing() async throws {
         let project = TestStack.unique("trk")
         let queue = "test-\(project)"
+        // A broker vhost of this test's own: the resolver below consumes the identity queue, which
+        // other tests' trackers publish into (their projects are not in its configuration).
+        try TestStack.rabbitmqctl(["add_vhost", project])
+        try TestStack.rabbitmqctl(["set_permissions", "-p", project, "guest", ".*", ".*", ".*"])
+        defer { try? TestStack.rabbitmqctl(["delete_vhost", project]) }
+        let amqpURL = TestStack.amqpURL.replacingOccurrences(of: "/%2f", with: "/" + project)
+        let amqp = try AMQPConfiguration(url: amqpURL)
+        try await AMQPAdmin.declare(ClusterTopology.all, configuration: amqp)
         try await AMQPAdmin.declare(AMQPTopology(exchanges: [.init(ClusterTopology.exchange)], queues: [.init(queue, type: .classic)],
                                                  bindings: [.init(queue: queue, exchange: ClusterTopology.exchange, routingKey: ClusterTopology.eventsTracked)]),
-                                    configuration: TestStack.amqp)
+                                    configuration: amqp)
         let config = "/tmp/\(project).yaml"
         try """
             projects:
@@ -245,9 +254,8 @@ import Tracker
                 name: Kill test
                 ingest_key: {env: TRACKER_INGEST_KEY}
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        _ = try? await AMQPAdmin.purge(ClusterTopology.identityQueue, configuration: TestStack.amqp)  // nobody else consumes it in tests
         let tracker = try ChildProcess("tracker", arguments: ["--config", config, "--host", "127.0.0.1", "--port", "0"],
-                                       environment: ["TRACKER_INGEST_KEY": Self.ingest])
+                                       environment: ["TRACKER_INGEST_KEY": Self.ingest, "AMQP_URL": amqpURL])
         var port = 0
         let listening = await TestStack.eventually(seconds: 60) {
             guard let line = tracker.log.split(separator: "\n").first(where: { $0.contains("tracker listening") }),
@@ -256,7 +264,7 @@ import Tracker
             return true
         }
         #expect(listening, "\(tracker.log)")
-        let world = World(project: project, queue: queue, url: "http://127.0.0.1:\(port)/v1/projects/\(project)") {}
+        let world = World(project: project, queue: queue, url: "http://127.0.0.1:\(port)/v1/projects/\(project)", amqp: amqp) {}
         let count = 200
         try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<count {
@@ -276,12 +284,12 @@ import Tracker
             }
         }
         #expect(ids.count == count)
-        try? await AMQPAdmin.deleteQueues([queue], configuration: TestStack.amqp)
+        try? await AMQPAdmin.deleteQueues([queue], configuration: amqp)
 
         // And the identity resolver stores them: every visit answered 201 is in PostgreSQL.
         let database = try await TestStack.freshDatabase()
         let resolver = try ChildProcess("identity-resolver", arguments: ["--config", config],
-                                        environment: ["DATABASE_URL": database, "TRACKER_INGEST_KEY": Self.ingest])
+                                        environment: ["DATABASE_URL": database, "AMQP_URL": amqpURL, "TRACKER_INGEST_KEY": Self.ingest])
         let pool = PGPool(PGConfiguration(url: database), logger: TestStack.logger)
         let stored = await TestStack.eventually(seconds: 120) {
             ((try? await pool.query("SELECT count(*) FROM journey.visits WHERE project_id = $1", [project])[0].decode(Int.self, 0)) ?? 0) == count
