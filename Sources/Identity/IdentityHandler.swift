@@ -84,12 +84,6 @@ public struct IdentityHandler: BatchHandler {
         return date
     }
 
-    /// (project, id) pairs in the order of PostgreSQL's `COLLATE "C"`.
-    static func bytewise(_ a: (String, String), _ b: (String, String)) -> Bool {
-        if a.0 != b.0 { return a.0.utf8.lexicographicallyPrecedes(b.0.utf8) }
-        return a.1.utf8.lexicographicallyPrecedes(b.1.utf8)
-    }
-
     /// An instant as COPY text: the tracker's own form (`2026-03-07T04:02:35.959388Z`, checked by
     /// its shape after `instant` parsed it) as it came, anything else formatted from the parse.
     static func copyText(_ text: String, _ date: Date) -> String {
@@ -110,17 +104,20 @@ public struct IdentityHandler: BatchHandler {
     }
 
     /// The distinct (project, id) records in key order, bytewise (the columns are `COLLATE "C"`):
-    /// indices into `records`, the first of each key kept. Replicas storing the same records
-    /// then take their row locks in one order and wait for each other instead of deadlocking.
-    static func distinctInKeyOrder(_ count: Int, key: (Int) -> (String, String)) -> [Int] {
-        let order = (0..<count).sorted { a, b in
-            let (x, y) = (key(a), key(b))
-            if x == y { return a < b }
-            return bytewise(x, y)
+    /// indices of `keys` (`project \0 id`, which sort as the pairs do), the first of each key
+    /// kept. Replicas storing the same records then take their row locks in one order and wait
+    /// for each other instead of deadlocking.
+    static func distinctInKeyOrder(_ keys: [String]) -> [Int] {
+        var entries = keys.enumerated().map { (key: $0.element, index: $0.offset) }
+        entries.sort { a, b in
+            if a.key == b.key { return a.index < b.index }
+            return a.key.utf8.lexicographicallyPrecedes(b.key.utf8)
         }
         var distinct: [Int] = []
-        distinct.reserveCapacity(order.count)
-        for index in order where distinct.last.map({ key($0) != key(index) }) ?? true { distinct.append(index) }
+        distinct.reserveCapacity(entries.count)
+        for position in entries.indices where position == 0 || entries[position - 1].key != entries[position].key {
+            distinct.append(entries[position].index)
+        }
         return distinct
     }
 
@@ -131,17 +128,18 @@ public struct IdentityHandler: BatchHandler {
     {
         var stored = Stored()
         if !visits.isEmpty {
-            let order = Self.distinctInKeyOrder(visits.count) { (visits[$0].0, visits[$0].1.visitID) }
+            let order = Self.distinctInKeyOrder(visits.withUnsafeBufferPointer { buffer in buffer.indices.map { buffer[$0].0 + "\u{0}" + buffer[$0].1.visitID } })
             // Checked before the COPY starts: a bad time fails the message, not half a write.
             var times: [(occurred: String, received: String)] = []
             times.reserveCapacity(order.count)
             stored.visits.reserveCapacity(order.count)
-            for index in order {
-                let (project, visit) = visits[index]
-                let occurred = try Self.instant(visit.occurredAt, "occurred_at")
-                let received = try Self.instant(visit.receivedAt, "received_at")
-                times.append((Self.copyText(visit.occurredAt, occurred), Self.copyText(visit.receivedAt, received)))
-                stored.visits.append((project, visit.visitID, visit.clientID, Timestamp.micros(occurred)))
+            try visits.withUnsafeBufferPointer { buffer in
+                for index in order {
+                    let occurred = try Self.instant(buffer[index].1.occurredAt, "occurred_at")
+                    let received = try Self.instant(buffer[index].1.receivedAt, "received_at")
+                    times.append((Self.copyText(buffer[index].1.occurredAt, occurred), Self.copyText(buffer[index].1.receivedAt, received)))
+                    stored.visits.append((buffer[index].0, buffer[index].1.visitID, buffer[index].1.clientID, Timestamp.micros(occurred)))
+                }
             }
             let copyTimes = times
             _ = try await connection.bulkWrite(PGBulkWrite(
@@ -150,32 +148,35 @@ public struct IdentityHandler: BatchHandler {
                           "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "click_id", "click_id_kind", "user_agent",
                           "traffic", "received_at"],
                 mode: .insertNew(key: ["project_id", "visit_id"]))) { writer in
-                for (position, index) in order.enumerated() {
-                    writer.field(visits[index].0)
-                    let visit = visits[index].1
-                    writer.field(visit.visitID)
-                    writer.field(visit.clientID)
-                    writer.field(copyTimes[position].occurred)
-                    writer.field(visit.landingURL)
-                    writer.field(visit.referrer)
-                    writer.field(visit.referrerHost)
-                    writer.field(visit.referrerKind)
-                    writer.field(visit.utmSource)
-                    writer.field(visit.utmMedium)
-                    writer.field(visit.utmCampaign)
-                    writer.field(visit.utmContent)
-                    writer.field(visit.utmTerm)
-                    writer.field(visit.clickID)
-                    writer.field(visit.clickIDKind)
-                    writer.field(visit.userAgent)
-                    writer.field(visit.traffic)
-                    writer.field(copyTimes[position].received)
-                    try writer.endRow()
+                // Through a buffer pointer: its elements are read in place (an array's subscript
+                // copies the visit, 17 strings retained and released, for each field).
+                try visits.withUnsafeBufferPointer { buffer in
+                    for (position, index) in order.enumerated() {
+                        writer.field(buffer[index].0)
+                        writer.field(buffer[index].1.visitID)
+                        writer.field(buffer[index].1.clientID)
+                        writer.field(copyTimes[position].occurred)
+                        writer.field(buffer[index].1.landingURL)
+                        writer.field(buffer[index].1.referrer)
+                        writer.field(buffer[index].1.referrerHost)
+                        writer.field(buffer[index].1.referrerKind)
+                        writer.field(buffer[index].1.utmSource)
+                        writer.field(buffer[index].1.utmMedium)
+                        writer.field(buffer[index].1.utmCampaign)
+                        writer.field(buffer[index].1.utmContent)
+                        writer.field(buffer[index].1.utmTerm)
+                        writer.field(buffer[index].1.clickID)
+                        writer.field(buffer[index].1.clickIDKind)
+                        writer.field(buffer[index].1.userAgent)
+                        writer.field(buffer[index].1.traffic)
+                        writer.field(copyTimes[position].received)
+                        try writer.endRow()
+                    }
                 }
             }
         }
         if !leads.isEmpty {
-            let order = Self.distinctInKeyOrder(leads.count) { (leads[$0].0, leads[$0].1.requestID) }
+            let order = Self.distinctInKeyOrder(leads.map { $0.0 + "\u{0}" + $0.1.requestID })
             var times: [(occurred: String, received: String)] = []
             times.reserveCapacity(order.count)
             for index in order {
