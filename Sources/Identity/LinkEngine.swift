@@ -126,24 +126,34 @@ struct LinkPass {
         }
 
         // 3. The component: every record reachable from the batch over unblocked keys.
+        // A lead's request-id key (`r:`) is its owner id and is not stored: a deal naming a
+        // request id reaches `l:<id>` directly.
         var ownerKeys: [String: [String]] = [:]
-        for owner in seedOwners { ownerKeys[owner] = [] }
+        for owner in seedOwners { ownerKeys[owner] = owner.hasPrefix("l:") ? ["r:" + owner.dropFirst(2)] : [] }
         for row in try await connection.query("SELECT owner, key FROM journey.keys WHERE project_id = $1 AND owner = ANY($2)", [project, Array(seedOwners)]) {
             let (owner, key) = (try row.decode(String.self, 0), try row.decode(String.self, 1))
             ownerKeys[owner, default: []].append(key)
-            seedKeys.insert(key)
         }
+        for keys in ownerKeys.values { seedKeys.formUnion(keys) }
         var seenKeys = Set<String>()
         var frontier = seedKeys.subtracting(settings.blockedKeys)
         while !frontier.isEmpty {
             seenKeys.formUnion(frontier)
+            let named = frontier.filter { $0.hasPrefix("r:") }.map { String($0.dropFirst(2)) }
             let rows = try await connection.query("""
-                SELECT k2.owner, k2.key FROM journey.keys k1
-                JOIN journey.keys k2 ON k2.project_id = k1.project_id AND k2.owner = k1.owner
-                WHERE k1.project_id = $1 AND k1.key = ANY($2) AND NOT (k1.owner = ANY($3))
-                """, [project, Array(frontier), Array(ownerKeys.keys)])
+                WITH reached AS (
+                    SELECT owner FROM journey.keys WHERE project_id = $1 AND key = ANY($2)
+                    UNION SELECT 'l:' || request_id FROM journey.leads WHERE project_id = $1 AND request_id = ANY($4))
+                SELECT r.owner, k.key FROM reached r
+                LEFT JOIN journey.keys k ON k.project_id = $1 AND k.owner = r.owner
+                WHERE NOT (r.owner = ANY($3))
+                """, [project, Array(frontier), Array(ownerKeys.keys), named])
             var reached: [String: [String]] = [:]
-            for row in rows { reached[try row.decode(String.self, 0), default: []].append(try row.decode(String.self, 1)) }
+            for row in rows {
+                let owner = try row.decode(String.self, 0)
+                if reached[owner] == nil { reached[owner] = owner.hasPrefix("l:") ? ["r:" + owner.dropFirst(2)] : [] }
+                if let key = try row.decode(String?.self, 1) { reached[owner]!.append(key) }
+            }
             frontier = []
             for (owner, keys) in reached {
                 ownerKeys[owner] = keys
@@ -315,14 +325,14 @@ struct LinkPass {
         return changes
     }
 
-    /// Inserts the identifying keys of these stored leads (request id, phone, e-mail, visit,
-    /// client key). In key order: batches storing the same lead at once (a redelivery) wait
+    /// Inserts the identifying keys of these stored leads (phone, e-mail, visit, client key; the
+    /// request id is the owner's own id). In key order: batches storing the same lead at once (a redelivery) wait
     /// for each other instead of deadlocking.
     static func insertKeys(ofLeads requestIDs: [String], project: String, on connection: PGConnection) async throws {
         try await connection.query("""
             INSERT INTO journey.keys (project_id, key, owner)
             SELECT l.project_id, k, 'l:' || l.request_id FROM journey.leads l,
-                   unnest(ARRAY['r:' || l.request_id, 'p:' || l.phone, 'e:' || l.email, 'v:' || l.visit_id, 'c:' || l.client_key]) AS k
+                   unnest(ARRAY['p:' || l.phone, 'e:' || l.email, 'v:' || l.visit_id, 'c:' || l.client_key]) AS k
             WHERE l.project_id = $1 AND l.request_id = ANY($2) AND k IS NOT NULL
             ORDER BY 1, 2, 3
             ON CONFLICT DO NOTHING
