@@ -138,111 +138,137 @@ public final class AMQPPublisher: Sendable {
 
     // MARK: - the pump (runs on link.queue)
 
+    /// One pipeline: calls that arrive while earlier messages await their confirms are
+    /// published at once, and each call returns as soon as its own messages are confirmed — a
+    /// call never waits for a round it was not part of. (Publishing in rounds, each waiting for
+    /// all of its confirms before the next began, cost the tracker half its durable rate: a
+    /// request waited for the round in progress, then for its own.)
     private func pump() {
-        while true {
-            let batch = shared.withLock { state -> [Request] in
-                if state.waiting.isEmpty { state.pumping = false }
-                defer { state.waiting.removeAll() }
-                return state.waiting
-            }
-            if batch.isEmpty { return }
-            deliver(batch)
-            for request in batch {
-                if let failure = request.failure {
-                    request.continuation.resume(throwing: failure)
+        var active: [Request] = []  // taken, not yet resumed
+        var unsent: [(Request, Int)] = []  // messages to publish on the current connection
+        var inFlight: [UInt64: (Request, Int)] = [:]
+        var attempt = 0
+        var failingSince: Date?
+        var lastConfirm = Date()
+
+        func finish(_ done: (Request) -> Bool) {
+            var still: [Request] = []
+            for request in active {
+                if done(request) {
+                    if let failure = request.failure { request.continuation.resume(throwing: failure) } else { request.continuation.resume() }
                 } else {
-                    request.continuation.resume()
+                    still.append(request)
                 }
             }
+            active = still
         }
-    }
 
-    /// Publishes every unconfirmed message of `batch` until all are confirmed or failed.
-    private func deliver(_ batch: [Request]) {
-        var attempt = 0
-        let started = Date()
-        while batch.contains(where: { $0.remaining > 0 && $0.failure == nil }) {
-            if shared.withLock({ $0.closed }) {
-                fail(batch, AMQPError(.closed, "the publisher is closed", operation: "publish"))
+        while true {
+            let (fresh, closed) = shared.withLock { state -> ([Request], Bool) in
+                if state.waiting.isEmpty && active.isEmpty { state.pumping = false }
+                defer { state.waiting.removeAll() }
+                return (state.waiting, state.closed)
+            }
+            for request in fresh {
+                active.append(request)
+                for index in request.messages.indices { unsent.append((request, index)) }
+            }
+            if active.isEmpty { return }  // `pumping` was cleared under the lock
+            if closed {
+                for request in active where request.failure == nil { request.failure = AMQPError(.closed, "the publisher is closed", operation: "publish") }
+                finish { _ in true }
+                shared.withLock { $0.pumping = false }
                 return
             }
             do {
                 let socket = try link.connected()
+                if tags.generation != link.generation {
+                    // A new channel: tags count from 1, and every message not yet confirmed is
+                    // published again (at-least-once).
+                    tags.generation = link.generation
+                    tags.next = 1
+                    inFlight.removeAll()
+                    unsent = active.flatMap { request in
+                        request.failure != nil ? [] : request.messages.indices.filter { !request.confirmed[$0] }.map { (request, $0) }
+                    }
+                    lastConfirm = Date()
+                }
                 attempt = 0
-                try publishAll(batch, on: socket)
+                failingSince = nil
+                var sent = 0
+                while sent < unsent.count && inFlight.count < settings.window {
+                    let (request, index) = unsent[sent]
+                    sent += 1
+                    guard request.failure == nil, !request.confirmed[index] else { continue }
+                    try socket.publish(request.messages[index])
+                    inFlight[tags.next] = (request, index)
+                    tags.next += 1
+                }
+                unsent.removeFirst(sent)
+                if inFlight.isEmpty {
+                    finish { $0.remaining == 0 || $0.failure != nil }
+                    continue
+                }
+                // Wait briefly for confirms, then look for new calls again.
+                if let frame = try socket.waitFrame(timeout: 0.002) {
+                    if frame.frame_type == UInt8(AMQP_FRAME_METHOD) {
+                        let method = frame.payload.method
+                        switch method.id {
+                        case AMQP_BASIC_ACK_METHOD:
+                            let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+                            settle(ack.delivery_tag, multiple: ack.multiple != 0, ok: true, inFlight: &inFlight)
+                            lastConfirm = Date()
+                        case AMQP_BASIC_NACK_METHOD:
+                            let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+                            settle(nack.delivery_tag, multiple: nack.multiple != 0, ok: false, inFlight: &inFlight)
+                            lastConfirm = Date()
+                        case AMQP_CHANNEL_CLOSE_METHOD, AMQP_CONNECTION_CLOSE_METHOD:
+                            throw AMQPSocket.methodError(method, operation: "publish")
+                        default:
+                            break
+                        }
+                    }
+                    socket.releaseBuffers()
+                } else if Date().timeIntervalSince(lastConfirm) > settings.confirmTimeoutSeconds {
+                    throw AMQPError(.connectionLost, "no confirms for \(settings.confirmTimeoutSeconds) s", operation: "publish")
+                }
+                finish { $0.remaining == 0 || $0.failure != nil }
             } catch {
                 link.drop(after: error)
+                inFlight.removeAll()
                 if let amqp = error as? AMQPError, !amqp.isTransient {
-                    fail(batch, amqp)
-                    return
+                    for request in active where request.failure == nil { request.failure = amqp }
+                    finish { _ in true }
+                    unsent.removeAll()
+                    continue
                 }
                 attempt += 1
-                if let limit = settings.giveUpAfterSeconds, Date().timeIntervalSince(started) > limit {
-                    fail(batch, AMQPError(.connectionFailed, "no broker for \(Int(limit)) s: \(error)", operation: "publish"))
-                    return
+                let since = failingSince ?? Date()
+                failingSince = since
+                if let limit = settings.giveUpAfterSeconds, Date().timeIntervalSince(since) > limit {
+                    let failure = AMQPError(.connectionFailed, "no broker for \(Int(limit)) s: \(error)", operation: "publish")
+                    for request in active where request.failure == nil && request.remaining > 0 { request.failure = failure }
+                    finish { _ in true }
+                    unsent.removeAll()
+                    continue
                 }
                 Thread.sleep(forTimeInterval: settings.backoff.delay(attempt: attempt))
             }
         }
     }
 
-    private func fail(_ batch: [Request], _ error: any Error) {
-        for request in batch where request.failure == nil && request.remaining > 0 { request.failure = error }
-    }
-
-    private func publishAll(_ batch: [Request], on socket: AMQPSocket) throws {
-        if tags.generation != link.generation {
-            tags.generation = link.generation
-            tags.next = 1
-        }
-        var inFlight: [UInt64: (Request, Int)] = [:]
-        func settle(_ tag: UInt64, multiple: Bool, ok: Bool) {
-            let tags: [UInt64] = multiple ? inFlight.keys.filter { $0 <= tag } : [tag]
-            for settled in tags {
-                guard let (request, index) = inFlight.removeValue(forKey: settled) else { continue }
-                if ok {
-                    if !request.confirmed[index] {
-                        request.confirmed[index] = true
-                        request.remaining -= 1
-                    }
-                } else if request.failure == nil {
-                    request.failure = AMQPError(.nacked, "the broker refused message \(index + 1) of \(request.messages.count)",
-                                                operation: "publish")
+    private func settle(_ tag: UInt64, multiple: Bool, ok: Bool, inFlight: inout [UInt64: (Request, Int)]) {
+        let settled: [UInt64] = multiple ? inFlight.keys.filter { $0 <= tag } : [tag]
+        for key in settled {
+            guard let (request, index) = inFlight.removeValue(forKey: key) else { continue }
+            if ok {
+                if !request.confirmed[index] {
+                    request.confirmed[index] = true
+                    request.remaining -= 1
                 }
+            } else if request.failure == nil {
+                request.failure = AMQPError(.nacked, "the broker refused message \(index + 1) of \(request.messages.count)", operation: "publish")
             }
         }
-        func readConfirms(until done: () -> Bool) throws {
-            while !done() {
-                guard let frame = try socket.waitFrame(timeout: settings.confirmTimeoutSeconds) else {
-                    throw AMQPError(.connectionLost, "no confirms for \(settings.confirmTimeoutSeconds) s", operation: "publish")
-                }
-                guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { continue }
-                let method = frame.payload.method
-                switch method.id {
-                case AMQP_BASIC_ACK_METHOD:
-                    let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
-                    settle(ack.delivery_tag, multiple: ack.multiple != 0, ok: true)
-                case AMQP_BASIC_NACK_METHOD:
-                    let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
-                    settle(nack.delivery_tag, multiple: nack.multiple != 0, ok: false)
-                case AMQP_CHANNEL_CLOSE_METHOD, AMQP_CONNECTION_CLOSE_METHOD:
-                    throw AMQPSocket.methodError(method, operation: "publish")
-                default:
-                    break
-                }
-                socket.releaseBuffers()
-            }
-        }
-        for request in batch where request.failure == nil {
-            for (index, message) in request.messages.enumerated() where !request.confirmed[index] {
-                try socket.publish(message)
-                inFlight[tags.next] = (request, index)
-                tags.next += 1
-                if inFlight.count >= settings.window {
-                    try readConfirms { inFlight.count < settings.window / 2 }
-                }
-            }
-        }
-        try readConfirms { inFlight.isEmpty }
     }
 }

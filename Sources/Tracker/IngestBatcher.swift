@@ -43,14 +43,15 @@ public actor IngestBatcher: EventSink {
     public func submit(project: String, visits: [TrackedVisit] = [], leads: [TrackedLead] = []) async throws {
         guard !visits.isEmpty || !leads.isEmpty else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            var entry = pending[project, default: Pending()]
-            entry.batch.visits += visits
-            entry.batch.leads += leads
-            entry.waiters.append(continuation)
+            // In place: a copy taken out of the dictionary would copy the whole growing batch on
+            // every request (the dictionary still holds it).
+            pending[project, default: Pending()].batch.visits += visits
+            pending[project]!.batch.leads += leads
+            pending[project]!.waiters.append(continuation)
+            let entry = pending[project]!
             let full = entry.batch.visits.count + entry.batch.leads.count >= maxRecords
             let schedule = !entry.scheduled && !full
-            if schedule { entry.scheduled = true }
-            pending[project] = entry
+            if schedule { pending[project]!.scheduled = true }
             if full {
                 flush(project)
             } else if schedule {

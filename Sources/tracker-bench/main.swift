@@ -24,6 +24,11 @@ let logger: Logger = {
     return logger
 }()
 
+guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
+    FileHandle.standardError.write(Data("tracker-bench needs wrk: apt-get install -y wrk\n".utf8))
+    exit(2)
+}
+
 let project = "bench-\(UUID().uuidString.prefix(6).lowercased())"
 let queue = "bench-\(project)"
 let amqp = try AMQPConfiguration(url: amqpURL)
