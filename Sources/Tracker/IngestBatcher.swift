@@ -56,7 +56,9 @@ public actor IngestBatcher: EventSink {
                 flush(project)
             } else if schedule {
                 let linger = lingerMilliseconds
-                Task {
+                // High priority: under load the cooperative pool is full of request handlers,
+                // and a late flush makes every request of the batch wait.
+                Task(priority: .high) {
                     try? await Task.sleep(for: .milliseconds(linger))
                     self.flush(project)
                 }
@@ -68,7 +70,7 @@ public actor IngestBatcher: EventSink {
     private func flush(_ project: String) {
         guard let entry = pending.removeValue(forKey: project), !entry.waiters.isEmpty else { return }
         let publisher = publisher
-        Task {
+        Task(priority: .high) {
             do {
                 let id = UUID().uuidString.lowercased()
                 let body = try Envelope.encode(type: ClusterTopology.eventsTracked, project: project, id: id, payload: entry.batch)
