@@ -11,7 +11,7 @@ import Tracker
 // Drives `wrk` (Debian package) on loopback against the tracker in this process, twice: first
 // answering without publishing (the baseline), then the real thing — every visit in a message
 // the broker confirmed before the 201. Afterwards every visit answered 201 is counted in a
-// private queue bound to `events.tracked`.
+// the identity resolver's queue (purged first: run it with no resolver consuming).
 // Reads AMQP_URL.
 
 let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
@@ -30,11 +30,13 @@ guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
 }
 
 let project = "bench-\(UUID().uuidString.prefix(6).lowercased())"
-let queue = "bench-\(project)"
+// The visits are counted where they go in production, the identity resolver's quorum queue
+// (purged first; run this with no resolver consuming it): a second queue of the bench's own
+// would double the broker's work and halve what is measured.
+let queue = ClusterTopology.identityQueue
 let amqp = try AMQPConfiguration(url: amqpURL)
-try await AMQPAdmin.declare(AMQPTopology(exchanges: [.init(ClusterTopology.exchange)], queues: [.init(queue, type: .classic)],
-                                         bindings: [.init(queue: queue, exchange: ClusterTopology.exchange, routingKey: ClusterTopology.eventsTracked)]),
-                            configuration: amqp)
+try await AMQPAdmin.declare(ClusterTopology.all, configuration: amqp)
+_ = try await AMQPAdmin.purge(queue, configuration: amqp)
 let settings = Settings(amqpURL: amqpURL, httpPort: 0, projects: [
     Project(id: project, name: "Bench", ingestKey: Secret(.inline("bench-key")), siteDomains: ["shop.example"]),
 ])
@@ -125,12 +127,13 @@ while true {
     let batch = try await consumer.receive(max: 2000, wait: 2, linger: 0.05)
     if batch.isEmpty { break }
     for delivery in batch {
+        let envelope = try JSONValue.parse(delivery.body)
+        guard envelope["project"]?.text == project else { continue }
         messages += 1
-        visits += (try JSONValue.parse(delivery.body))["payload"]?["visits"]?.array?.count ?? 0
+        visits += envelope["payload"]?["visits"]?.array?.count ?? 0
     }
     _ = try await consumer.ack(batch)
 }
 await consumer.close()
-try? await AMQPAdmin.deleteQueues([queue], configuration: amqp)
 let answered = durable.requests - durable.failures
 print("in the broker: \(visits) visits in \(messages) messages (\(String(format: "%.1f", Double(visits) / Double(max(messages, 1)))) a message); answered 201: \(answered) -> \(visits >= answered ? "none lost" : "LOST \(answered - visits)")")
