@@ -73,7 +73,7 @@ public actor IngestBatcher: EventSink {
         Task(priority: .high) {
             do {
                 let id = UUID().uuidString.lowercased()
-                let body = try Envelope.encode(type: ClusterTopology.eventsTracked, project: project, id: id, payload: entry.batch)
+                let body = Envelope.encode(type: ClusterTopology.eventsTracked, project: project, id: id, fast: entry.batch)
                 try await publisher.publish(AMQPMessage(exchange: ClusterTopology.exchange, routingKey: ClusterTopology.eventsTracked,
                                                         body: body, messageID: id, type: ClusterTopology.eventsTracked))
                 for waiter in entry.waiters { waiter.resume() }

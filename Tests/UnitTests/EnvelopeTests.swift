@@ -83,4 +83,31 @@ import Testing
             }
         }
     }
+
+    /// The hand-written encoder writes what `JSONEncoder` writes: the same JSON value (nil
+    /// optionals left out, every control character escaped), read back equal by both decoders.
+    @Test func trackedBatchesEncodeByHandAsCodableDoes() throws {
+        let texts = ["plain", "", "quote \" and \\ backslash", "tab\tnew\nline\r", "ёжик 😀", "\u{1}\u{8}\u{C}\u{1F}control", "/slash/"]
+        var batch = TrackedBatch()
+        for (index, text) in texts.enumerated() {
+            batch.visits.append(TrackedVisit(
+                visitID: "v\(index)" + text, clientID: index % 2 == 0 ? nil : text, occurredAt: "2026-03-07T04:02:35.959388Z", landingURL: text,
+                referrer: index % 3 == 0 ? nil : text, referrerKind: "none", utmSource: text, utmTerm: index % 2 == 0 ? text : nil,
+                userAgent: text, traffic: "direct", receivedAt: "2026-03-07T04:02:36.000000Z"))
+            batch.leads.append(TrackedLead(requestID: "r\(index)" + text, visitID: index % 2 == 0 ? text : nil, occurredAt: "2026-03-07T04:02:35Z",
+                                           kind: "form", email: text, name: index % 3 == 0 ? nil : text, receivedAt: "2026-03-07T04:02:35Z"))
+        }
+        var writer = JSONWriter()
+        batch.write(json: &writer)
+        #expect(try JSONDecoder().decode(TrackedBatch.self, from: Data(writer.bytes)) == batch)
+        #expect(try JSONValue.parse(writer.bytes) == JSONValue.parse(Array(try JSONEncoder().encode(batch))))
+
+        let when = Date(timeIntervalSince1970: 1_795_000_000.25)
+        let fast = Envelope.encode(type: "events.tracked", project: "school", id: "m-1", occurredAt: when, fast: batch)
+        let codable = try Envelope.encode(type: "events.tracked", project: "school", id: "m-1", occurredAt: when, payload: batch)
+        #expect(try JSONValue.parse(fast) == JSONValue.parse(codable))
+        let envelope = try Envelope(decoding: fast)
+        #expect(envelope.id == "m-1" && envelope.project == "school" && envelope.occurredAt == when)
+        #expect(try envelope.payload(as: TrackedBatch.self) == batch)
+    }
 }
