@@ -54,6 +54,17 @@ public struct EventReader: Sendable {
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Whether the text is only white space (`.whitespaces`): decided on the bytes unless a
+    /// non-ASCII byte comes before any other character.
+    static func isBlank(_ text: some StringProtocol) -> Bool {
+        for byte in text.utf8 {
+            if byte == 0x20 || byte == 0x09 { continue }
+            if byte < 0x80 { return false }
+            return text.trimmingCharacters(in: .whitespaces).isEmpty
+        }
+        return true
+    }
+
     private func identifier(_ fields: [String: JSONValue], _ key: String, required: Bool = false) throws -> String? {
         guard let text = try string(fields, key, required: required, max: 128) else { return nil }
         let allowed = text.utf8.allSatisfy { byte in
@@ -89,7 +100,7 @@ public struct EventReader: Sendable {
                                uniquingKeysWith: { first, _ in first })
         func utm(_ key: String) throws -> String? {
             if let posted = try string(fields, key, max: 500) { return posted }
-            return query[key].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : String($0.prefix(500)) }
+            return query[key].flatMap { Self.isBlank($0) ? nil : String($0.prefix(500)) }
         }
         var clickID = try string(fields, "click_id", max: 512)
         var clickKind: String? = clickID == nil ? nil : "body"
