@@ -30,14 +30,14 @@ public enum TrackerApp {
             await handle(request, context, projects: projects, allowSiteKey: true) { project, keys, body in
                 let visit = try keys.reader.visit(try parse(body), receivedAt: Date(), newID: { UUID().uuidString.lowercased() })
                 try await batcher.submit(project: project, visits: [visit], leads: [])
-                return json(.created, ["visit_id": .string(visit.visitID)])
+                return json(.created, "visit_id", visit.visitID)
             }
         }
         router.post("/v1/projects/:project/leads") { request, context in
             await handle(request, context, projects: projects, allowSiteKey: true) { project, keys, body in
                 let lead = try keys.reader.lead(try parse(body), receivedAt: Date())
                 try await batcher.submit(project: project, visits: [], leads: [lead])
-                return json(.accepted, ["request_id": .string(lead.requestID)])
+                return json(.accepted, "request_id", lead.requestID)
             }
         }
         router.post("/v1/projects/:project/events") { request, context in
@@ -146,6 +146,17 @@ public enum TrackerApp {
             case .object(let fields): return "{" + fields.sorted { $0.key < $1.key }.map { JSONOut.string($0.key).text + ":" + $0.value.text }.joined(separator: ",") + "}"
             }
         }
+    }
+
+    /// `{"<key>":"<value>"}`: the answer to every accepted record, written straight into the
+    /// buffer (the general writer sorts a dictionary for it).
+    static func json(_ status: HTTPResponse.Status, _ key: StaticString, _ value: String) -> Response {
+        var writer = JSONWriter(capacity: 64)
+        writer.raw("{")
+        writer.field(key, value, first: true)
+        writer.raw("}\n")
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
     }
 
     static func json(_ status: HTTPResponse.Status, _ fields: [String: JSONOut]) -> Response {
