@@ -1,7 +1,9 @@
 /// Writes JSON into bytes for hand-written encoders of hot message types (what `JSONEncoder`
-/// would write for them: the same keys, nil optionals left out, `/` not escaped).
+/// would write for them: the same keys, nil optionals left out, `/` not escaped). The one JSON
+/// string escaper of the project (`JSONText.quote` uses it).
 public struct JSONWriter {
     public private(set) var bytes: [UInt8] = []
+    private static let hex = Array("0123456789abcdef".utf8)
 
     public init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
 
@@ -31,8 +33,7 @@ public struct JSONWriter {
                 case 0x08: bytes.append(92); bytes.append(UInt8(ascii: "b"))
                 case 0x0C: bytes.append(92); bytes.append(UInt8(ascii: "f"))
                 default:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+                    bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0x0F)]])
                 }
                 start = index + 1
             }

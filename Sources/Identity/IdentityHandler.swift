@@ -84,17 +84,6 @@ public struct IdentityHandler: BatchHandler {
         return date
     }
 
-    /// An instant as COPY text: the tracker's own form (`2026-03-07T04:02:35.959388Z`, checked by
-    /// its shape after `instant` parsed it) as it came, anything else formatted from the parse.
-    static func copyText(_ text: String, _ date: Date) -> String {
-        let utf8 = text.utf8
-        if utf8.count == 27, utf8.last == UInt8(ascii: "Z") {
-            let bytes = Array(utf8)
-            if bytes[10] == UInt8(ascii: "T"), bytes[19] == UInt8(ascii: ".") { return text }
-        }
-        return Timestamp.format(date)
-    }
-
     /// What `store` wrote: each distinct visit's (project, id, client, start in µs), and per
     /// project the leads whose visit was not stored (yet): their client key and own-visit touch
     /// wait for it, and it may be in a batch committing at the same time.
@@ -137,7 +126,7 @@ public struct IdentityHandler: BatchHandler {
                 for index in order {
                     let occurred = try Self.instant(buffer[index].1.occurredAt, "occurred_at")
                     let received = try Self.instant(buffer[index].1.receivedAt, "received_at")
-                    times.append((Self.copyText(buffer[index].1.occurredAt, occurred), Self.copyText(buffer[index].1.receivedAt, received)))
+                    times.append((Timestamp.format(occurred), Timestamp.format(received)))
                     stored.visits.append((buffer[index].0, buffer[index].1.visitID, buffer[index].1.clientID, Timestamp.micros(occurred)))
                 }
             }
@@ -181,8 +170,8 @@ public struct IdentityHandler: BatchHandler {
             times.reserveCapacity(order.count)
             for index in order {
                 let lead = leads[index].1
-                times.append((Self.copyText(lead.occurredAt, try Self.instant(lead.occurredAt, "occurred_at")),
-                              Self.copyText(lead.receivedAt, try Self.instant(lead.receivedAt, "received_at"))))
+                times.append((Timestamp.format(try Self.instant(lead.occurredAt, "occurred_at")),
+                              Timestamp.format(try Self.instant(lead.receivedAt, "received_at"))))
             }
             // The visits the leads name, stored before or just above: a lead's client key is its
             // posted client id, else its visit's; a lead whose visit is missing waits for it.

@@ -129,7 +129,7 @@ struct LinkPass {
         // A lead's request-id key (`r:`) is its owner id and is not stored: a deal naming a
         // request id reaches `l:<id>` directly.
         var ownerKeys: [String: [String]] = [:]
-        for owner in seedOwners { ownerKeys[owner] = owner.hasPrefix("l:") ? ["r:" + owner.dropFirst(2)] : [] }
+        for owner in seedOwners { ownerKeys[owner] = Self.unstoredKeys(of: owner) }
         for row in try await connection.query("SELECT owner, key FROM journey.keys WHERE project_id = $1 AND owner = ANY($2)", [project, Array(seedOwners)]) {
             let (owner, key) = (try row.decode(String.self, 0), try row.decode(String.self, 1))
             ownerKeys[owner, default: []].append(key)
@@ -151,7 +151,7 @@ struct LinkPass {
             var reached: [String: [String]] = [:]
             for row in rows {
                 let owner = try row.decode(String.self, 0)
-                if reached[owner] == nil { reached[owner] = owner.hasPrefix("l:") ? ["r:" + owner.dropFirst(2)] : [] }
+                if reached[owner] == nil { reached[owner] = Self.unstoredKeys(of: owner) }
                 if let key = try row.decode(String?.self, 1) { reached[owner]!.append(key) }
             }
             frontier = []
@@ -325,9 +325,15 @@ struct LinkPass {
         return changes
     }
 
+    /// A record's keys that `journey.keys` does not hold: a lead's request id (`r:`) is its owner
+    /// id (`l:<id>`).
+    static func unstoredKeys(of owner: String) -> [String] {
+        owner.hasPrefix("l:") ? ["r:" + owner.dropFirst(2)] : []
+    }
+
     /// Inserts the identifying keys of these stored leads (phone, e-mail, visit, client key; the
-    /// request id is the owner's own id). In key order: batches storing the same lead at once (a redelivery) wait
-    /// for each other instead of deadlocking.
+    /// request id is the owner's own id). In key order: batches storing the same lead at once (a
+    /// redelivery) wait for each other instead of deadlocking.
     static func insertKeys(ofLeads requestIDs: [String], project: String, on connection: PGConnection) async throws {
         try await connection.query("""
             INSERT INTO journey.keys (project_id, key, owner)
@@ -367,7 +373,7 @@ struct LinkPass {
         for row in try await connection.query("""
             SELECT visit_id, client_id, (extract(epoch FROM occurred_at) * 1000000)::int8 FROM journey.visits
             WHERE project_id = $1 AND client_id = ANY($2)
-            UNION
+            UNION ALL  -- a visit found both ways is one entry of `visits` below
             SELECT visit_id, client_id, (extract(epoch FROM occurred_at) * 1000000)::int8 FROM journey.visits
             WHERE project_id = $1 AND visit_id = ANY($3)
             """, [project, clients, own]) {

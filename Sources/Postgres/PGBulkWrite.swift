@@ -7,13 +7,13 @@ import Synchronization
 /// Modes:
 /// - `upsert`: `INSERT … ON CONFLICT (key) DO UPDATE` — re-sending rows replaces them.
 /// - `insertNew`: `INSERT … ON CONFLICT (key) DO NOTHING` — re-sending rows changes nothing.
-///   The rows are first copied straight in (under a savepoint); a writer that may race another
-///   over the same keys sends them in key order (bytewise for `COLLATE "C"` keys), the order the
-///   fallback inserts in, so concurrent writers wait for each other instead of deadlocking.
 ///   Rows usually are new, so it first COPYs straight into the target under a savepoint (no
 ///   staging table, no second pass over the rows); only when that meets an existing key
 ///   (SQLSTATE 23505) does it roll back to the savepoint and take the staging path — so the
-///   `rows` closure may run twice and must write the same rows each time.
+///   `rows` closure may run twice and must write the same rows each time. The fallback inserts
+///   in key order; a writer that may race another over the same keys sends its rows in that
+///   order too (bytewise for `COLLATE "C"` keys), so concurrent writers wait for each other
+///   instead of deadlocking.
 /// - `replace`: deletes the target rows inside a key range, then inserts the staged rows —
 ///   re-fetching a range (say, a collector's project × source × account × days) replaces it
 ///   exactly, and revised figures replace old ones. Staged rows outside the range are refused, so

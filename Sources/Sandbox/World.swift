@@ -320,7 +320,7 @@ public struct World: Sendable {
         self.visits = visits
         self.leads = leads
         self.deals = deals
-        spend = Self.spendRows(spec: spec, visits: visits, startMicros: startMicros)
+        spend = Self.spendRows(spec: spec, visits: visits)
     }
 
     /// The formats people and managers type one number in.

@@ -32,6 +32,9 @@ extension World {
         AdAccount(kind: "mytarget", sourceID: "mytarget", account: "school-mt", utmSource: "mytarget", currency: "RUB"),
     ]
 
+    /// The account whose spend is keyed by this `utm_source`.
+    public static func account(_ utmSource: String) -> AdAccount { adAccounts.first { $0.utmSource == utmSource }! }
+
     /// One ad of a paid campaign, with the network's ids.
     public struct PaidAd: Sendable, Hashable {
         /// The account's `utm_source`.
@@ -109,7 +112,7 @@ extension World {
         /// In the account's currency, VAT-free: Direct in arbitrary micros (VAT taken out),
         /// Google in micros of whole kopecks, VK Ads and myTarget in kopecks, Meta in cents.
         public var cost: Micros
-        public var account: AdAccount { World.adAccounts.first { $0.utmSource == ad.source }! }
+        public var account: AdAccount { World.account(ad.source) }
     }
 
     /// A day's exchange rate to roubles (the central bank's, four places).
@@ -135,17 +138,17 @@ extension World {
         "date,currency,rate\n" + rates.map { "\($0.day),\($0.currency),\($0.rate)" }.joined(separator: "\n") + "\n"
     }
 
-    /// A spend row's cost in roubles, exactly (definition 15): Meta's dollars at the day's rate.
-    public func roubles(_ row: SpendRow) -> Decimal {
-        guard row.account.currency != "RUB" else { return row.cost.decimal }
-        let rate = rates.first { $0.day == row.day && $0.currency == row.account.currency }!.rate
-        return row.cost.decimal * rate
-    }
-
-    /// The spend every report must show: roubles per (`utm_source`, `utm_campaign`, day).
+    /// The spend every report must show: roubles per (`utm_source`, `utm_campaign`, day), exact
+    /// (definition 15) — Meta's dollars at the day's rate.
     public var spendTruth: [SpendKey: Decimal] {
+        var rate: [String: Decimal] = [:]  // "USD 2026-03-01" → roubles
+        for day in rates { rate["\(day.currency) \(day.day)"] = day.rate }
         var totals: [SpendKey: Decimal] = [:]
-        for row in spend { totals[SpendKey(source: row.ad.source, campaign: row.ad.campaignName, day: row.day), default: 0] += roubles(row) }
+        for row in spend {
+            let currency = row.account.currency
+            let roubles = currency == "RUB" ? row.cost.decimal : row.cost.decimal * rate["\(currency) \(row.day)"]!
+            totals[SpendKey(source: row.ad.source, campaign: row.ad.campaignName, day: row.day), default: 0] += roubles
+        }
         return totals
     }
 
@@ -164,7 +167,7 @@ extension World {
     /// Daily rows for every ad of the world (and keyword, in Direct): every tracked click is a
     /// click of its ad on its day, plus clicks that never reached the site; CPC networks charge
     /// per click, CPM networks per thousand impressions.
-    static func spendRows(spec: Spec, visits: [TrackedVisit], startMicros: Int64) -> [SpendRow] {
+    static func spendRows(spec: Spec, visits: [TrackedVisit]) -> [SpendRow] {
         var random = SplitMix64(seed: spec.seed ^ 0x0053_5045_4E44)
         let moscow = TimeZone(identifier: "Europe/Moscow")!
         let first = LocalDay(iso: spec.start)!
@@ -231,7 +234,7 @@ extension World {
             DirectReportRow(day: row.day, campaignID: Int64(row.ad.campaignID)!, campaignName: row.ad.campaignName, adGroupID: Int64(row.ad.groupID!),
                             adGroupName: row.ad.groupName, adID: Int64(row.ad.adID)!, criterionID: row.keywordID, criterion: row.keyword,
                             impressions: row.impressions, clicks: row.clicks, cost: row.cost)
-        }, login: Self.adAccounts[0].account)
+        }, login: Self.account("yandex").account)
     }
 
     /// Google Ads rows of the world's customer and its campaigns' final-URL suffix.
@@ -245,7 +248,7 @@ extension World {
             GoogleAdsClient.Row(day: row.day, campaignID: row.ad.campaignID, campaignName: row.ad.campaignName, adGroupID: row.ad.groupID!,
                                 adGroupName: row.ad.groupName!, adID: row.ad.adID, adName: row.ad.adName, impressions: row.impressions,
                                 clicks: row.clicks, costMicros: row.cost.value)
-        }, customerID: Self.adAccounts[2].account.replacingOccurrences(of: "-", with: ""))
+        }, customerID: Self.account("google").account.replacingOccurrences(of: "-", with: ""))
     }
 
     /// Meta insights of the world's ad account (in dollars) and its creatives' URL tags.
@@ -257,7 +260,7 @@ extension World {
             MetaInsightsClient.Row(day: row.day, campaignID: row.ad.campaignID, campaignName: row.ad.campaignName, adSetID: row.ad.groupID!,
                                    adSetName: row.ad.groupName!, adID: row.ad.adID, adName: row.ad.adName, impressions: row.impressions,
                                    clicks: row.clicks, spend: row.cost, currency: "USD")
-        }, account: String(Self.adAccounts[3].account.dropFirst("act_".count)))
+        }, account: String(Self.account("facebook").account.dropFirst("act_".count)))
     }
 
     /// VK Ads (ad plans, ad groups, banners) or myTarget (campaigns, banners) objects, daily

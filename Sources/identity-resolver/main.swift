@@ -19,8 +19,7 @@ struct IdentityResolverCommand: AsyncParsableCommand {
         let worker = WorkerConfiguration(name: "identity-resolver", queue: ClusterTopology.identityQueue, topology: ClusterTopology.all,
                                          prefetch: 2000, batchSize: 500, batchBytes: 8 << 20, batchLinger: 0.02, concurrency: concurrency,
                                          skipProcessed: false,
-                                         analyzedTables: ["journey.visits", "journey.leads", "journey.keys", "journey.touches", "journey.deal_links",
-                                                          "crm.deals", "crm.contacts"])
+                                         analyzedTables: ["journey.visits", "journey.leads", "journey.keys", "journey.touches", "journey.deal_links"])
         try await WorkerApp(settings: settings, worker: worker, handler: IdentityHandler(projects: settings.projects), publishTopology: ClusterTopology.all)
             .build(logger: Logger(label: "identity-resolver")).run()
     }

@@ -59,6 +59,9 @@ import Testing
             B.lead("r-second", at: 5 * Self.day, visit: "v1", phone: "+79990000001"),
             B.lead("r-mail", at: 10 * Self.day, email: "anna@example.com"),
             B.lead("r-mail-2", at: 20 * Self.day, email: "anna@example.com"),
+            // No phone, e-mail, visit or client id: nothing of it is in journey.keys (its request
+            // id is its owner id), yet a deal naming it finds it.
+            B.lead("r-bare", at: 25 * Self.day),
         ])
         try await bench.send(deals: [
             // (a) the request id wins over everything else the deal carries.
@@ -73,6 +76,7 @@ import Testing
             B.Deal(id: "5", createdAt: 0, requestID: "r-nope", visitID: "v-nope", contacts: [("k4", ["+79990000099"], [])]),
             // A contact lead only after the deal (beyond 1 h): not linked.
             B.Deal(id: "6", createdAt: 20 * Self.day - 2 * Self.hour, contacts: [("k5", [], ["anna@example.com"])]),
+            B.Deal(id: "7", createdAt: 26 * Self.day, requestID: "r-bare"),
         ])
         let links = try await bench.dealLinks()
         #expect(links["amo/1"] == "r-second request_id")
@@ -81,6 +85,7 @@ import Testing
         #expect(links["amo/4"] == "r-second contact_earlier")
         #expect(links["amo/5"] == "- none")
         #expect(links["amo/6"] == "r-mail contact_earlier")
+        #expect(links["amo/7"] == "r-bare request_id")
         await bench.pool.close()
     }
 
