@@ -104,20 +104,21 @@ struct LinkPass {
                 INSERT INTO journey.keys (project_id, key, owner)
                 SELECT DISTINCT d.project_id, x.key, 'd:' || d.connection_id || '/' || d.deal_id
                 FROM unnest($2::text[], $3::text[]) AS w(connection_id, deal_id)
-                -- Deal by deal on the primary key, whatever the planner knows: deal-sync may have
-                -- written 100,000 deals a moment ago, before any ANALYZE, and a join it plans
-                -- without statistics took 34 s for 1,000 deals.
+                -- Deal by deal and contact by contact on the primary key, whatever the planner
+                -- knows: deal-sync may have written 100,000 deals a moment ago, before any
+                -- ANALYZE, and a join planned without statistics hashed all of a connection's
+                -- contacts for every deal (24 s for 1,000 deals). `LIMIT 1` (a primary key finds
+                -- one row at most) keeps the planner from flattening each lookup into a join.
                 CROSS JOIN LATERAL (SELECT * FROM crm.deals d
-                                    WHERE d.project_id = $1 AND d.connection_id = w.connection_id AND d.deal_id = w.deal_id) AS d
+                                    WHERE d.project_id = $1 AND d.connection_id = w.connection_id AND d.deal_id = w.deal_id LIMIT 1) AS d
                 CROSS JOIN LATERAL (
                     SELECT 'r:' || NULLIF(btrim(d.request_id), '')
                     UNION ALL SELECT 'v:' || NULLIF(btrim(d.visit_id), '')
                     UNION ALL SELECT 'k:' || d.connection_id || '/' || cid FROM unnest(d.contact_ids) AS cid
-                    -- Contact by contact on the primary key (`contact_id = ANY(contact_ids)`
-                    -- would scan the connection's every contact per deal).
                     UNION ALL SELECT y.key FROM unnest(d.contact_ids) AS cid
                               CROSS JOIN LATERAL (SELECT c.phones, c.emails FROM crm.contacts c
-                                                  WHERE c.project_id = d.project_id AND c.connection_id = d.connection_id AND c.contact_id = cid) AS c
+                                                  WHERE c.project_id = d.project_id AND c.connection_id = d.connection_id AND c.contact_id = cid
+                                                  LIMIT 1) AS c
                               CROSS JOIN LATERAL (SELECT 'p:' || p FROM unnest(c.phones) AS p UNION ALL SELECT 'e:' || e FROM unnest(c.emails) AS e) AS y(key)
                 ) AS x(key)
                 WHERE d.project_id = $1 AND NOT d.is_deleted AND x.key IS NOT NULL
@@ -182,10 +183,12 @@ struct LinkPass {
                 SELECT d.connection_id, d.deal_id, (extract(epoch FROM d.created_at) * 1000000)::int8, d.is_deleted,
                        l.request_id, l.rule, l.customer_id
                 FROM unnest($2::text[], $3::text[]) AS w(connection_id, deal_id)
+                -- On the primary keys whatever the statistics (see the deal keys above).
                 CROSS JOIN LATERAL (SELECT * FROM crm.deals d
-                                    WHERE d.project_id = $1 AND d.connection_id = w.connection_id AND d.deal_id = w.deal_id) AS d
+                                    WHERE d.project_id = $1 AND d.connection_id = w.connection_id AND d.deal_id = w.deal_id LIMIT 1) AS d
                 LEFT JOIN LATERAL (SELECT * FROM journey.deal_links l
-                                   WHERE l.project_id = d.project_id AND l.connection_id = d.connection_id AND l.deal_id = d.deal_id) AS l ON true
+                                   WHERE l.project_id = d.project_id AND l.connection_id = d.connection_id AND l.deal_id = d.deal_id
+                                   LIMIT 1) AS l ON true
                 """, [project, pairs.map(\.0), pairs.map(\.1)]) {
                 let owner = "d:\(try row.decode(String.self, 0))/\(try row.decode(String.self, 1))"
                 let keys = ownerKeys[owner] ?? []
