@@ -14,6 +14,9 @@
 #   start-postgres | stop-postgres | start-rabbitmq | stop-rabbitmq
 #                    single-server variants (data survives a stop/start cycle)
 #   rmqctl ARGS...   run rabbitmqctl against this stack's node (right cookie/nodename/epmd)
+#   prune            drop what earlier test and benchmark runs left on a running stack: their
+#                    databases (t_*, bench_*), vhosts other than /, and queues on / named
+#                    testbed_* or bench-* (a long-lived dev stack otherwise grows by gigabytes)
 #
 # stdout carries only the URL lines (start/env) or the command's own output (status/rmqctl);
 # progress and errors go to stderr, so  eval "$(scripts/stack.sh start)"  works.
@@ -160,6 +163,7 @@ start_postgres() {
     # Test-speed settings; passed on every start so the current PGPORT always wins.
     local opts="-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories='$sockdir'"
     opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    opts+=" -c shared_buffers=1GB -c max_wal_size=4GB"
     log "[pg] starting on 127.0.0.1:$PGPORT"
     # pg_ctl detaches the postmaster (setsid) and sends its output to server.log, so no
     # caller pipe is inherited (important for $(...) and test harnesses).
@@ -393,6 +397,24 @@ cmd_status() {
   [ $up -eq 2 ]
 }
 
+cmd_prune() {
+  local db dropped=0
+  for db in $(pg_psql -tAc "select datname from pg_database where datname like 't\_%' or datname like 'bench\_%'"); do
+    pg_psql -qc "drop database if exists \"$db\"" >/dev/null && dropped=$((dropped + 1))
+  done
+  rmq_env
+  local vhost queue vhosts=0 queues=0
+  for vhost in $("$RMQ_BIN/rabbitmqctl" list_vhosts -q --no-table-headers 2>/dev/null); do
+    [ "$vhost" = / ] && continue
+    "$RMQ_BIN/rabbitmqctl" delete_vhost -q "$vhost" >/dev/null 2>&1 && vhosts=$((vhosts + 1))
+  done
+  for queue in $("$RMQ_BIN/rabbitmqctl" list_queues -q --no-table-headers -p / name 2>/dev/null); do
+    case "$queue" in testbed_*|bench-*) ;; *) continue ;; esac
+    "$RMQ_BIN/rabbitmqctl" delete_queue -q -p / "$queue" >/dev/null 2>&1 && queues=$((queues + 1))
+  done
+  log "[prune] dropped $dropped databases, $vhosts vhosts, $queues queues"
+}
+
 usage() { sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//' >&2; }
 
 cmd="${1:-}"
@@ -407,6 +429,7 @@ case "$cmd" in
   stop-postgres)  stop_postgres ;;
   start-rabbitmq) cmd_install; start_rabbitmq ;;
   stop-rabbitmq)  stop_rabbitmq ;;
+  prune)          cmd_prune ;;
   rmqctl)         rmq_env; exec "$RMQ_BIN/rabbitmqctl" "$@" ;;
   -h|--help|help) usage ;;
   *)              usage; exit 2 ;;

@@ -53,6 +53,8 @@ urls="$(bash "$STACK" start)"
 eval "$urls"
 export DATABASE_URL AMQP_URL
 export ANALYTICS_STACK_SCRIPT="$STACK"
+# A long-lived dev stack keeps what earlier runs' tests left (a database per test).
+bash "$STACK" prune || echo "test.sh: warning: prune failed" >&2
 echo "DATABASE_URL=$DATABASE_URL"
 echo "AMQP_URL=$AMQP_URL"
 

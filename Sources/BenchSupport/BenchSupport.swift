@@ -28,6 +28,16 @@ public enum Bench {
         return components.string!
     }
 
+    /// Drops a database `freshDatabase` made (its connections must be closed).
+    public static func dropDatabase(_ url: String, logger: Logger) async throws {
+        var components = URLComponents(string: url)!
+        let name = String(components.path.dropFirst())
+        components.path = "/postgres"
+        let admin = try await PGConnection.connect(PGConfiguration(url: components.string!), logger: logger)
+        try await admin.simpleQuery("DROP DATABASE IF EXISTS \(try PGIdentifier.quote(name))")
+        await admin.close()
+    }
+
     /// The machine line every benchmark prints first.
     public static var machine: String {
         "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB"

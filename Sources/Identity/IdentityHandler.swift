@@ -119,15 +119,15 @@ public struct IdentityHandler: BatchHandler {
         if !visits.isEmpty {
             let order = Self.distinctInKeyOrder(visits.withUnsafeBufferPointer { buffer in buffer.indices.map { buffer[$0].0 + "\u{0}" + buffer[$0].1.visitID } })
             // Checked before the COPY starts: a bad time fails the message, not half a write.
-            var times: [(occurred: String, received: String)] = []
+            var times: [(occurred: Int64, received: Int64)] = []
             times.reserveCapacity(order.count)
             stored.visits.reserveCapacity(order.count)
             try visits.withUnsafeBufferPointer { buffer in
                 for index in order {
-                    let occurred = try Self.instant(buffer[index].1.occurredAt, "occurred_at")
-                    let received = try Self.instant(buffer[index].1.receivedAt, "received_at")
-                    times.append((Timestamp.format(occurred), Timestamp.format(received)))
-                    stored.visits.append((buffer[index].0, buffer[index].1.visitID, buffer[index].1.clientID, Timestamp.micros(occurred)))
+                    let occurred = Timestamp.micros(try Self.instant(buffer[index].1.occurredAt, "occurred_at"))
+                    let received = Timestamp.micros(try Self.instant(buffer[index].1.receivedAt, "received_at"))
+                    times.append((occurred, received))
+                    stored.visits.append((buffer[index].0, buffer[index].1.visitID, buffer[index].1.clientID, occurred))
                 }
             }
             let copyTimes = times
@@ -136,7 +136,8 @@ public struct IdentityHandler: BatchHandler {
                 columns: ["project_id", "visit_id", "client_id", "occurred_at", "landing_url", "referrer", "referrer_host", "referrer_kind",
                           "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "click_id", "click_id_kind", "user_agent",
                           "traffic", "received_at"],
-                mode: .insertNew(key: ["project_id", "visit_id"]))) { writer in
+                // Binary: neither side formats or parses two timestamps per visit.
+                mode: .insertNew(key: ["project_id", "visit_id"]), format: .binary)) { writer in
                 // Through a buffer pointer: its elements are read in place (an array's subscript
                 // copies the visit, 17 strings retained and released, for each field).
                 try visits.withUnsafeBufferPointer { buffer in
@@ -144,7 +145,7 @@ public struct IdentityHandler: BatchHandler {
                         writer.field(buffer[index].0)
                         writer.field(buffer[index].1.visitID)
                         writer.field(buffer[index].1.clientID)
-                        writer.field(copyTimes[position].occurred)
+                        writer.field(microseconds: copyTimes[position].occurred)
                         writer.field(buffer[index].1.landingURL)
                         writer.field(buffer[index].1.referrer)
                         writer.field(buffer[index].1.referrerHost)
@@ -158,7 +159,7 @@ public struct IdentityHandler: BatchHandler {
                         writer.field(buffer[index].1.clickIDKind)
                         writer.field(buffer[index].1.userAgent)
                         writer.field(buffer[index].1.traffic)
-                        writer.field(copyTimes[position].received)
+                        writer.field(microseconds: copyTimes[position].received)
                         try writer.endRow()
                     }
                 }
@@ -166,12 +167,12 @@ public struct IdentityHandler: BatchHandler {
         }
         if !leads.isEmpty {
             let order = Self.distinctInKeyOrder(leads.map { $0.0 + "\u{0}" + $0.1.requestID })
-            var times: [(occurred: String, received: String)] = []
+            var times: [(occurred: Int64, received: Int64)] = []
             times.reserveCapacity(order.count)
             for index in order {
                 let lead = leads[index].1
-                times.append((Timestamp.format(try Self.instant(lead.occurredAt, "occurred_at")),
-                              Timestamp.format(try Self.instant(lead.receivedAt, "received_at"))))
+                times.append((Timestamp.micros(try Self.instant(lead.occurredAt, "occurred_at")),
+                              Timestamp.micros(try Self.instant(lead.receivedAt, "received_at"))))
             }
             // The visits the leads name, stored before or just above: a lead's client key is its
             // posted client id, else its visit's; a lead whose visit is missing waits for it.
@@ -193,28 +194,28 @@ public struct IdentityHandler: BatchHandler {
                 table: "journey.leads",
                 columns: ["project_id", "request_id", "visit_id", "client_id", "occurred_at", "kind", "phone", "email", "name", "page", "product",
                           "received_at", "client_key", "visit_pending"],
-                mode: .insertNew(key: ["project_id", "request_id"]))) { writer in
+                mode: .insertNew(key: ["project_id", "request_id"]), format: .binary)) { writer in
                 for (position, index) in order.enumerated() {
                     let (project, lead) = leads[index]
                     writer.field(project)
                     writer.field(lead.requestID)
                     writer.field(lead.visitID)
                     writer.field(lead.clientID)
-                    writer.field(copyTimes[position].occurred)
+                    writer.field(microseconds: copyTimes[position].occurred)
                     writer.field(lead.kind)
                     writer.field(lead.phone)
                     writer.field(lead.email)
                     writer.field(lead.name)
                     writer.field(lead.page)
                     writer.field(lead.product)
-                    writer.field(copyTimes[position].received)
+                    writer.field(microseconds: copyTimes[position].received)
                     var visitClient: String?
                     var pending = false
                     if let visitID = lead.visitID {
                         if let known = clients[project + "\u{0}" + visitID] { visitClient = known } else { pending = true }
                     }
                     writer.field(lead.clientID ?? visitClient)
-                    writer.field(pending ? "t" : "f")
+                    writer.field(pending)
                     try writer.endRow()
                 }
             }

@@ -97,7 +97,8 @@ struct LinkPass {
         let dealOwners = deals.map { "d:\($0.connection)/\($0.id)" }
         seedOwners.formUnion(dealOwners)
         if !deals.isEmpty {
-            for row in try await connection.query("DELETE FROM journey.keys WHERE project_id = $1 AND owner = ANY($2) RETURNING key", [project, dealOwners]) {
+            for row in try await connection.query("DELETE FROM journey.keys WHERE project_id = $1 AND owner = ANY($2) AND owner LIKE 'd:%' RETURNING key",
+                                                  [project, dealOwners]) {
                 seedKeys.insert(try row.decode(String.self, 0))
             }
             try await connection.query("""
@@ -131,7 +132,8 @@ struct LinkPass {
         // request id reaches `l:<id>` directly.
         var ownerKeys: [String: [String]] = [:]
         for owner in seedOwners { ownerKeys[owner] = Self.unstoredKeys(of: owner) }
-        for row in try await connection.query("SELECT owner, key FROM journey.keys WHERE project_id = $1 AND owner = ANY($2)", [project, Array(seedOwners)]) {
+        for row in try await connection.query("SELECT f.owner, k.key FROM unnest($2::text[]) AS f(owner) CROSS JOIN \(Self.keysOfOwner)",
+                                              [project, Array(seedOwners)]) {
             let (owner, key) = (try row.decode(String.self, 0), try row.decode(String.self, 1))
             ownerKeys[owner, default: []].append(key)
         }
@@ -145,9 +147,9 @@ struct LinkPass {
                 WITH reached AS (
                     SELECT owner FROM journey.keys WHERE project_id = $1 AND key = ANY($2)
                     UNION SELECT 'l:' || request_id FROM journey.leads WHERE project_id = $1 AND request_id = ANY($4))
-                SELECT r.owner, k.key FROM reached r
-                LEFT JOIN journey.keys k ON k.project_id = $1 AND k.owner = r.owner
-                WHERE NOT (r.owner = ANY($3))
+                SELECT f.owner, k.key FROM reached AS f
+                LEFT JOIN \(Self.keysOfOwner) ON true
+                WHERE NOT (f.owner = ANY($3))
                 """, [project, Array(frontier), Array(ownerKeys.keys), named])
             var reached: [String: [String]] = [:]
             for row in rows {
@@ -328,6 +330,25 @@ struct LinkPass {
         return changes
     }
 
+    /// A lead's keys, from its row `l`: phone, e-mail, visit, client key (NULL when absent).
+    static let leadKeys = "ARRAY['p:' || l.phone, 'e:' || l.email, 'v:' || l.visit_id, 'c:' || l.client_key]"
+
+    /// `LATERAL (…) AS k(key)`: the stored keys of owner `f.owner` in project `$1` — a deal's from
+    /// `journey.keys` (replaced when its contacts change), a lead's from its row, which they are a
+    /// function of (`journey.keys` holds them too, to be found by key, but is not indexed by a
+    /// lead owner). Lookups by primary key, one owner at a time, whatever the statistics say.
+    static let keysOfOwner = """
+        LATERAL (
+            SELECT k.key FROM journey.keys k
+            WHERE f.owner LIKE 'd:%' AND k.project_id = $1 AND k.owner = f.owner AND k.owner LIKE 'd:%'
+            UNION ALL
+            SELECT x FROM (SELECT * FROM journey.leads l
+                           WHERE f.owner LIKE 'l:%' AND l.project_id = $1 AND l.request_id = substr(f.owner, 3) LIMIT 1) AS l,
+                          unnest(\(leadKeys)) AS x
+            WHERE x IS NOT NULL
+        ) AS k(key)
+        """
+
     /// A record's keys that `journey.keys` does not hold: a lead's request id (`r:`) is its owner
     /// id (`l:<id>`).
     static func unstoredKeys(of owner: String) -> [String] {
@@ -340,8 +361,7 @@ struct LinkPass {
     static func insertKeys(ofLeads requestIDs: [String], project: String, on connection: PGConnection) async throws {
         try await connection.query("""
             INSERT INTO journey.keys (project_id, key, owner)
-            SELECT l.project_id, k, 'l:' || l.request_id FROM journey.leads l,
-                   unnest(ARRAY['p:' || l.phone, 'e:' || l.email, 'v:' || l.visit_id, 'c:' || l.client_key]) AS k
+            SELECT l.project_id, k, 'l:' || l.request_id FROM journey.leads l, unnest(\(leadKeys)) AS k
             WHERE l.project_id = $1 AND l.request_id = ANY($2) AND k IS NOT NULL
             ORDER BY 1, 2, 3
             ON CONFLICT DO NOTHING

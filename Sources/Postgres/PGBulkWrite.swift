@@ -36,11 +36,14 @@ public struct PGBulkWrite: Sendable {
     /// The columns the rows carry, in order.
     public var columns: [String]
     public var mode: Mode
+    /// How the rows travel (binary: each field in its column's binary form, see `PGCopyFormat`).
+    public var format: PGCopyFormat
 
-    public init(table: String, columns: [String], mode: Mode) {
+    public init(table: String, columns: [String], mode: Mode, format: PGCopyFormat = .text) {
         self.table = table
         self.columns = columns
         self.mode = mode
+        self.format = format
     }
 }
 
@@ -94,7 +97,7 @@ extension PGConnection {
         if case .insertNew = spec.mode {
             try await simpleQuery("SAVEPOINT bulk_insert_new")
             do {
-                let copied = try await copyIn("COPY \(target) (\(columns)) FROM STDIN", write: rows)
+                let copied = try await copyIn("COPY \(target) (\(columns)) FROM STDIN", format: spec.format, write: rows)
                 try await simpleQuery("RELEASE SAVEPOINT bulk_insert_new")
                 return PGBulkWriteResult(staged: copied, deleted: 0, written: copied)
             } catch let error as PGError where error.sqlState == "23505" {
@@ -106,7 +109,7 @@ extension PGConnection {
         let staging = "pg_temp.\"bulk_stage_\(stagingCounter.add(1, ordering: .relaxed).newValue)\""
         try await simpleQuery(
             "CREATE TEMPORARY TABLE \(staging) ON COMMIT DROP AS SELECT \(columns) FROM \(target) WITH NO DATA")
-        let staged = try await copyIn("COPY \(staging) (\(columns)) FROM STDIN", write: rows)
+        let staged = try await copyIn("COPY \(staging) (\(columns)) FROM STDIN", format: spec.format, write: rows)
 
         var deleted = 0
         let insert = "INSERT INTO \(target) (\(columns)) SELECT \(columns) FROM \(staging)"

@@ -150,6 +150,35 @@ import Testing
         await connection.close()
     }
 
+    @Test(arguments: [PGCopyFormat.text, .binary])
+    func copyWritesTextIntegersBooleansTimestampsAndNullsInEitherFormat(format: PGCopyFormat) async throws {
+        let connection = try await connect()
+        let temp = TestStack.unique("copyfmt")
+        try await connection.simpleQuery("CREATE TEMP TABLE \(temp) (id int8, value text, flag boolean, at timestamptz)")
+        let values: [String?] = ["", "\\", "\t\n\r\\", "ёжик\t😀\r\n", "\\N", nil, "plain text"]
+        // Before 1970, before 2000, after, with and without a fraction, the last microsecond of a day.
+        let times: [Int64?] = [-1, -86_400_000_001, 946_684_799_999_999, 1_795_000_000_123_456, 1_795_046_399_999_999, nil, 0]
+        let stored = try await connection.copyIn("COPY \(temp) (id, value, flag, at) FROM STDIN", format: format) { writer in
+            for index in values.indices {
+                writer.field(Int64(index) - 3)
+                writer.field(values[index])
+                writer.field(index % 2 == 0)
+                writer.field(microseconds: times[index])
+                try writer.endRow()
+            }
+        }
+        #expect(stored == values.count)
+        let rows = try await connection.query("""
+            SELECT id, value, flag, (extract(epoch FROM at) * 1000000)::int8, at = to_timestamp(0) FROM \(temp) ORDER BY id
+            """)
+        #expect(try rows.map { try $0.decode(Int64.self, 0) } == values.indices.map { Int64($0) - 3 })
+        #expect(try rows.map { try $0.decode(String?.self, 1) } == values)
+        #expect(try rows.map { try $0.decode(Bool.self, 2) } == values.indices.map { $0 % 2 == 0 })
+        #expect(try rows.map { try $0.decode(Int64?.self, 3) } == times)
+        #expect(try rows[6].decode(Bool.self, 4))
+        await connection.close()
+    }
+
     @Test func failedCopyWritesNothing() async throws {
         let connection = try await connect()
         let table = "public.\(TestStack.unique("copyfail"))"
