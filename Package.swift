@@ -128,6 +128,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The identity resolver: visits and leads stored, deals joined to leads, customers.
+        // The attribution models and channel rules: pure functions, no I/O.
+        .target(name: "Attribution", dependencies: ["Domain", "Settings"]),
         .target(name: "Identity", dependencies: [
             "Domain", "Postgres", "Runtime", "Settings",
             .product(name: "Logging", package: "swift-log"),
@@ -183,7 +185,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "UnitTests", dependencies: [
-            "Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts", "AmoCRM", "DealSync", "Tracker", "Identity",
+            "Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts", "AmoCRM", "DealSync", "Tracker", "Identity", "Attribution",
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",

@@ -19,17 +19,21 @@ public struct Project: Codable, Sendable, Equatable {
     public var sources: [Source]
     /// How the identity resolver links leads, deals and customers.
     public var linking: Linking
+    /// Channel and contractor rules for report rows.
+    public var channels: Channels
 
     enum CodingKeys: String, CodingKey {
         case id, name, timeZone = "time_zone", currency, ingestKey = "ingest_key", siteKey = "site_key", siteDomains = "site_domains", sources,
-             linking
+             linking, channels
     }
 
     public init(
         id: String, name: String, timeZone: String = "Europe/Moscow", currency: String = "RUB", ingestKey: Secret? = nil,
-        siteKey: Secret? = nil, siteDomains: [String] = [], sources: [Source] = [], linking: Linking = Linking()
+        siteKey: Secret? = nil, siteDomains: [String] = [], sources: [Source] = [], linking: Linking = Linking(),
+        channels: Channels = Channels()
     ) {
         self.linking = linking
+        self.channels = channels
         self.siteDomains = siteDomains
         self.id = id
         self.name = name
@@ -51,6 +55,7 @@ public struct Project: Codable, Sendable, Equatable {
         siteDomains = try c.decodeIfPresent([String].self, forKey: .siteDomains) ?? []
         sources = try c.decodeIfPresent([Source].self, forKey: .sources) ?? []
         linking = try c.decodeIfPresent(Linking.self, forKey: .linking) ?? Linking()
+        channels = try c.decodeIfPresent(Channels.self, forKey: .channels) ?? Channels()
     }
 
     func validate(path: String) throws {
@@ -70,6 +75,7 @@ public struct Project: Codable, Sendable, Equatable {
             guard !source.kind.isEmpty else { throw SettingsError("\(path).sources[\(index)].kind: empty") }
         }
         try linking.validate(path: "\(path).linking")
+        try channels.validate(path: "\(path).channels")
     }
 
     /// The source with this id.
