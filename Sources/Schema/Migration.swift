@@ -35,5 +35,6 @@ public struct Migration: Sendable, Equatable {
         Migration(version: 8, name: "links", bytes: PackageResources.V0008__links_sql),
         Migration(version: 9, name: "identity_keys_bytewise", bytes: PackageResources.V0009__identity_keys_bytewise_sql),
         Migration(version: 10, name: "journey_lean", bytes: PackageResources.V0010__journey_lean_sql),
+        Migration(version: 11, name: "report", bytes: PackageResources.V0011__report_sql),
     ]
 }
