@@ -1,4 +1,5 @@
 import CLibPQ
+import Domain
 import Foundation
 
 /// The wire format of a COPY.
@@ -161,19 +162,10 @@ public final class PGCopyWriter {
             append64(value - Self.postgresEpochMicros)
             return
         }
-        // Civil date from days (Howard Hinnant's algorithm), proleptic Gregorian.
         let microsPerDay: Int64 = 86_400_000_000
         let days = value >= 0 ? value / microsPerDay : -((-(value + 1)) / microsPerDay) - 1
         let micros = value - days * microsPerDay
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shifted = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shifted + 2) / 5 + 1
-        let month = shifted < 10 ? shifted + 3 : shifted - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = Timestamp.civil(fromDays: days)
         func two(_ number: Int64) {
             buffer.append(UInt8(48 + number / 10))
             buffer.append(UInt8(48 + number % 10))
