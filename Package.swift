@@ -130,6 +130,8 @@ let package = Package(
         // The identity resolver: visits and leads stored, deals joined to leads, customers.
         // The attribution models and channel rules: pure functions, no I/O.
         .target(name: "Attribution", dependencies: ["Domain", "Settings"]),
+        // The aggregator's work on the store: credits, report cells, partitions.
+        .target(name: "Aggregation", dependencies: ["Attribution", "Domain", "Postgres", "Settings"]),
         .target(name: "Identity", dependencies: [
             "Domain", "Postgres", "Runtime", "Settings",
             .product(name: "Logging", package: "swift-log"),
@@ -189,7 +191,7 @@ let package = Package(
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
-            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24", "DealSync", "Tracker", "Identity",
+            "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24", "DealSync", "Tracker", "Identity", "Attribution", "Aggregation",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ]

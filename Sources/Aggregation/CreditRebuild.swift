@@ -1,0 +1,143 @@
+import Attribution
+import Domain
+import Foundation
+import Postgres
+import Settings
+
+/// Recomputes `report.credits`: every touch of the chosen leads with its seven weights, report
+/// keys, channel and contractor (docs/aggregator.md). Touches are the identity resolver's
+/// (`journey.touches`); a lead without any has its one `(unknown)` touch.
+public struct CreditRebuild: Sendable {
+    public let project: Project
+    public let halfLifeDays: Double
+    let classifier: ChannelClassifier
+    let timeZone: TimeZone
+
+    public init(project: Project, halfLifeDays: Double = 7) {
+        self.project = project
+        self.halfLifeDays = halfLifeDays
+        classifier = ChannelClassifier(project.channels)
+        timeZone = TimeZone(identifier: project.timeZone) ?? TimeZone(identifier: "UTC")!
+    }
+
+    /// One credit row, as written.
+    public struct Row: Sendable, Equatable {
+        public var requestID: String
+        public var position: Int
+        public var visitID: String?
+        public var day: LocalDay
+        public var touchedAt: Int64?
+        public var channel: String
+        public var contractor: String?
+        public var keys: ReportKeys
+        /// In `AttributionModel.allCases` order.
+        public var weights: [Int64]
+    }
+
+    /// The credits of one lead from its stored path (rows in touch order; an empty path is the
+    /// `(unknown)` touch).
+    func rows(requestID: String, leadAt: Int64, path: [(position: Int, visitID: String, start: Int64, keys: ReportKeys, traffic: String)]) -> [Row] {
+        let day = LocalDay(Date(timeIntervalSince1970: Double(leadAt.dividedFloor(by: 1_000_000))), in: timeZone)
+        guard !path.isEmpty else {
+            let channel = classifier.classify(ChannelInput(source: ReportKeys.unknown.source, medium: nil, campaign: nil, traffic: "unknown"))
+            return [Row(requestID: requestID, position: 1, visitID: nil, day: day, touchedAt: nil, channel: channel.channel,
+                        contractor: channel.contractor, keys: .unknown, weights: Array(repeating: Credit.unit, count: AttributionModel.allCases.count))]
+        }
+        let touches = path.map { Touch(start: $0.start, isDirect: $0.traffic == "direct", isPaid: $0.traffic == "paid") }
+        let byModel = AttributionModel.allCases.map { Credit.weights(touches, leadAt: leadAt, model: $0, halfLifeDays: halfLifeDays) }
+        return path.enumerated().map { index, touch in
+            let channel = classifier.classify(ChannelInput(source: touch.keys.source, medium: touch.keys.medium.isEmpty ? nil : touch.keys.medium,
+                                                           campaign: touch.keys.campaign, traffic: touch.traffic))
+            return Row(requestID: requestID, position: touch.position, visitID: touch.visitID, day: day, touchedAt: touch.start,
+                       channel: channel.channel, contractor: channel.contractor, keys: touch.keys, weights: byModel.map { $0[index] })
+        }
+    }
+
+    /// Recomputes the credits of `requestIDs` (nil: every lead of the project) inside the
+    /// caller's transaction; returns the rows written. Leads that no longer exist lose theirs.
+    @discardableResult
+    public func run(requestIDs: [String]? = nil, on connection: PGConnection) async throws -> [Row] {
+        var filter = ""
+        var parameters: [(any PGEncodable)?] = [project.id]
+        if let requestIDs {
+            filter = " AND l.request_id = ANY($2)"
+            parameters.append(requestIDs)
+        }
+        let stored = try await connection.query("""
+            SELECT l.request_id, (extract(epoch FROM l.occurred_at) * 1000000)::int8, t.position, t.visit_id,
+                   (extract(epoch FROM t.started_at) * 1000000)::int8, v.utm_source, v.utm_medium, v.utm_campaign, v.utm_content, v.utm_term,
+                   v.referrer_host, v.referrer_kind, v.traffic
+            FROM journey.leads l
+            LEFT JOIN journey.touches t ON t.project_id = l.project_id AND t.request_id = l.request_id
+            LEFT JOIN journey.visits v ON v.project_id = t.project_id AND v.visit_id = t.visit_id
+            WHERE l.project_id = $1\(filter)
+            ORDER BY l.request_id, t.position
+            """, parameters)
+        var rows: [Row] = []
+        var current: (id: String, at: Int64)?
+        var path: [(position: Int, visitID: String, start: Int64, keys: ReportKeys, traffic: String)] = []
+        func close() {
+            if let current { rows += self.rows(requestID: current.id, leadAt: current.at, path: path) }
+            path.removeAll(keepingCapacity: true)
+        }
+        for row in stored {
+            let id = try row.decode(String.self, 0)
+            if current?.id != id {
+                close()
+                current = (id, try row.decode(Int64.self, 1))
+            }
+            guard let position = try row.decode(Int?.self, 2), let visitID = try row.decode(String?.self, 3) else { continue }
+            let start = try row.decode(Int64.self, 4)
+            // A touch whose visit row is missing keeps its place with the (unknown) keys.
+            guard let traffic = try row.decode(String?.self, 12) else {
+                path.append((position, visitID, start, .unknown, "unknown"))
+                continue
+            }
+            let keys = ReportKeys.ofVisit(utmSource: try row.decode(String?.self, 5), utmMedium: try row.decode(String?.self, 6),
+                                          utmCampaign: try row.decode(String?.self, 7), utmContent: try row.decode(String?.self, 8),
+                                          utmTerm: try row.decode(String?.self, 9), referrerHost: try row.decode(String?.self, 10),
+                                          referrerKind: try row.decode(String.self, 11))
+            path.append((position, visitID, start, keys, traffic))
+        }
+        close()
+
+        if let requestIDs {
+            try await connection.execute("DELETE FROM report.credits WHERE project_id = $1 AND request_id = ANY($2)", [project.id, requestIDs])
+        } else {
+            try await connection.execute("DELETE FROM report.credits WHERE project_id = $1", [project.id])
+        }
+        let written = rows
+        let projectID = project.id
+        try await connection.copyIn("""
+            COPY report.credits (project_id, request_id, position, visit_id, day, touched_at, channel, contractor, source, medium, campaign, ad, keyword,
+                                 w_first_click, w_last_click, w_last_non_direct, w_last_paid, w_linear, w_position_based, w_time_decay) FROM STDIN
+            """) { writer in
+            for row in written {
+                writer.field(projectID)
+                writer.field(row.requestID)
+                writer.field(row.position)
+                writer.field(row.visitID)
+                writer.field(row.day.description)
+                writer.field(microseconds: row.touchedAt)
+                writer.field(row.channel)
+                writer.field(row.contractor)
+                writer.field(row.keys.source)
+                writer.field(row.keys.medium)
+                writer.field(row.keys.campaign)
+                writer.field(row.keys.ad)
+                writer.field(row.keys.keyword)
+                for weight in row.weights { writer.field(weight) }
+                try writer.endRow()
+            }
+        }
+        return rows
+    }
+}
+
+extension Int64 {
+    /// Division rounding toward negative infinity (times before 1970 fall on the right day).
+    func dividedFloor(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+}
