@@ -36,7 +36,9 @@ public struct CreditRebuild: Sendable {
 
     /// The credits of one lead from its stored path (rows in touch order; an empty path is the
     /// `(unknown)` touch).
-    func rows(requestID: String, leadAt: Int64, path: [(position: Int, visitID: String, start: Int64, keys: ReportKeys, traffic: String)]) -> [Row] {
+    typealias PathTouch = (position: Int, visitID: String, start: Int64, keys: ReportKeys, traffic: String, clickIDKind: String?)
+
+    func rows(requestID: String, leadAt: Int64, path: [PathTouch]) -> [Row] {
         let day = LocalDay(Date(timeIntervalSince1970: Double(leadAt.dividedFloor(by: 1_000_000))), in: timeZone)
         guard !path.isEmpty else {
             let channel = classifier.classify(ChannelInput(source: ReportKeys.unknown.source, medium: nil, campaign: nil, traffic: "unknown"))
@@ -47,7 +49,7 @@ public struct CreditRebuild: Sendable {
         let byModel = AttributionModel.allCases.map { Credit.weights(touches, leadAt: leadAt, model: $0, halfLifeDays: halfLifeDays) }
         return path.enumerated().map { index, touch in
             let channel = classifier.classify(ChannelInput(source: touch.keys.source, medium: touch.keys.medium.isEmpty ? nil : touch.keys.medium,
-                                                           campaign: touch.keys.campaign, traffic: touch.traffic))
+                                                           campaign: touch.keys.campaign, traffic: touch.traffic, clickIDKind: touch.clickIDKind))
             return Row(requestID: requestID, position: touch.position, visitID: touch.visitID, day: day, touchedAt: touch.start,
                        channel: channel.channel, contractor: channel.contractor, keys: touch.keys, weights: byModel.map { $0[index] })
         }
@@ -66,7 +68,7 @@ public struct CreditRebuild: Sendable {
         let stored = try await connection.query("""
             SELECT l.request_id, (extract(epoch FROM l.occurred_at) * 1000000)::int8, t.position, t.visit_id,
                    (extract(epoch FROM t.started_at) * 1000000)::int8, v.utm_source, v.utm_medium, v.utm_campaign, v.utm_content, v.utm_term,
-                   v.referrer_host, v.referrer_kind, v.traffic
+                   v.referrer_host, v.referrer_kind, v.traffic, v.click_id_kind
             FROM journey.leads l
             LEFT JOIN journey.touches t ON t.project_id = l.project_id AND t.request_id = l.request_id
             LEFT JOIN journey.visits v ON v.project_id = t.project_id AND v.visit_id = t.visit_id
@@ -75,7 +77,7 @@ public struct CreditRebuild: Sendable {
             """, parameters)
         var rows: [Row] = []
         var current: (id: String, at: Int64)?
-        var path: [(position: Int, visitID: String, start: Int64, keys: ReportKeys, traffic: String)] = []
+        var path: [PathTouch] = []
         func close() {
             if let current { rows += self.rows(requestID: current.id, leadAt: current.at, path: path) }
             path.removeAll(keepingCapacity: true)
@@ -90,14 +92,14 @@ public struct CreditRebuild: Sendable {
             let start = try row.decode(Int64.self, 4)
             // A touch whose visit row is missing keeps its place with the (unknown) keys.
             guard let traffic = try row.decode(String?.self, 12) else {
-                path.append((position, visitID, start, .unknown, "unknown"))
+                path.append((position, visitID, start, .unknown, "unknown", nil))
                 continue
             }
             let keys = ReportKeys.ofVisit(utmSource: try row.decode(String?.self, 5), utmMedium: try row.decode(String?.self, 6),
                                           utmCampaign: try row.decode(String?.self, 7), utmContent: try row.decode(String?.self, 8),
                                           utmTerm: try row.decode(String?.self, 9), referrerHost: try row.decode(String?.self, 10),
-                                          referrerKind: try row.decode(String.self, 11))
-            path.append((position, visitID, start, keys, traffic))
+                                          referrerKind: try row.decode(String.self, 11), traffic: traffic)
+            path.append((position, visitID, start, keys, traffic, try row.decode(String?.self, 13)))
         }
         close()
 

@@ -92,6 +92,7 @@ public enum Credit {
     /// started after the lead, possible for the lead's own visit with skewed clocks, counts as
     /// Δ = 0), normalised to `unit` by largest remainders (ties to the later touch).
     static func timeDecay(_ touches: [Touch], leadAt: Int64, halfLifeDays: Double) -> [Int64] {
+        precondition(halfLifeDays > 0 && halfLifeDays.isFinite, "time decay needs a positive half-life (settings validate it)")
         let ages = touches.map { Double(max(0, leadAt - $0.start)) / 86_400_000_000 }
         // Relative to the most recent touch, so the largest weight is 1 and nothing underflows.
         let youngest = ages.min()!

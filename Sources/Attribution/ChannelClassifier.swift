@@ -1,3 +1,4 @@
+import Domain
 import Settings
 
 /// What a report row's channel is decided from: a touch's visit or a spend row (whose traffic is
@@ -9,12 +10,24 @@ public struct ChannelInput: Sendable, Equatable {
     public var campaign: String?
     /// paid / tagged / organic / social / referral / direct, or unknown (a lead without a visit).
     public var traffic: String
+    /// The visit's ad click id kind (yclid, gclid, fbclid, rb_clickid), if any.
+    public var clickIDKind: String?
 
-    public init(source: String, medium: String?, campaign: String?, traffic: String) {
+    public init(source: String, medium: String?, campaign: String?, traffic: String, clickIDKind: String? = nil) {
         self.source = source
         self.medium = medium
         self.campaign = campaign
         self.traffic = traffic
+        self.clickIDKind = clickIDKind
+    }
+
+    /// A spend row, classified exactly as a visit carrying its tags would be (definition 4): paid
+    /// when its medium is a paid one or unknown (the network charged for it), else tagged — so
+    /// the row and its visits land in one channel.
+    public static func spend(source: String, medium: String?, campaign: String?) -> ChannelInput {
+        let lowered = medium?.lowercased() ?? ""
+        let paid = lowered.isEmpty || Traffic.paidMedia.contains(lowered)
+        return ChannelInput(source: source, medium: medium, campaign: campaign, traffic: paid ? "paid" : "tagged")
     }
 }
 
@@ -71,6 +84,16 @@ public struct ChannelClassifier: Sendable {
         "dzen", "dzen.ru", "twitter", "x", "x.com", "linkedin", "pinterest",
     ]
 
+    /// A social source: a listed name, or a host whose domain is one (`m.vk.com`, `l.facebook.com`).
+    static func isSocial(_ source: String) -> Bool {
+        var rest = Substring(source)
+        while true {
+            if socialSources.contains(String(rest)) { return true }
+            guard let dot = rest.firstIndex(of: ".") else { return false }
+            rest = rest[rest.index(after: dot)...]
+        }
+    }
+
     /// The built-in channel (docs/aggregator.md, "Channels"): e-mail and offline mediums first,
     /// then the traffic class, paid traffic split by medium and source.
     static func builtIn(_ input: ChannelInput) -> String {
@@ -82,7 +105,9 @@ public struct ChannelClassifier: Sendable {
         switch input.traffic {
         case "paid":
             if displayMediums.contains(medium) { return "display" }
-            if paidSocialMediums.contains(medium) || socialSources.contains(source) { return "paid_social" }
+            if paidSocialMediums.contains(medium) || isSocial(source) { return "paid_social" }
+            // Untagged ad clicks: Meta's and VK's click ids are social networks' ads.
+            if medium.isEmpty, let kind = input.clickIDKind, kind == "fbclid" || kind == "rb_clickid" { return "paid_social" }
             return "paid_search"
         case "organic": return "organic_search"
         case "social": return "social"
@@ -91,7 +116,7 @@ public struct ChannelClassifier: Sendable {
         default:
             // Tagged without a paid medium: by medium, then by source.
             if organicMediums.contains(medium) { return "organic_search" }
-            if socialMediums.contains(medium) || socialSources.contains(source) { return "social" }
+            if socialMediums.contains(medium) || isSocial(source) { return "social" }
             return "referral"
         }
     }

@@ -5,7 +5,8 @@
 /// (`Int128`) is the speed of the full rebuild; `Decimal` would be ten times slower.
 ///
 /// Range: amounts parsed from text are below 10^12 in absolute value (one trillion in the
-/// reporting currency); sums up to 1.7 × 10^13 are exact.
+/// reporting currency; larger text is refused, never trapped on); sums up to 1.7 × 10^13 are
+/// exact — a report cell would need seventeen rows of a trillion each to reach that.
 public struct ExactAmount: Sendable, Hashable, Comparable, AdditiveArithmetic, CustomStringConvertible {
     public var units: Int128
 
@@ -13,7 +14,6 @@ public struct ExactAmount: Sendable, Hashable, Comparable, AdditiveArithmetic, C
     /// Decimals an amount may carry to be credited exactly.
     public static let inputScale = 10
     static let creditStep = Int128(Credit.unit)  // 10^15 = 10^(scale − inputScale)
-    static let limit: Int128 = 1_000_000_000_000 * pow10(scale)
 
     static func pow10(_ exponent: Int) -> Int128 {
         var value: Int128 = 1
@@ -50,8 +50,9 @@ public struct ExactAmount: Sendable, Hashable, Comparable, AdditiveArithmetic, C
             digits += 1
         }
         guard digits > 0 else { return nil }
+        // Below 10^12 before scaling, so the scaling cannot overflow.
+        guard value < Self.pow10(12 + max(decimals, 0)) else { return nil }
         value *= Self.pow10(Self.scale - max(decimals, 0))
-        guard value < Self.limit else { return nil }
         units = negative ? -value : value
     }
 

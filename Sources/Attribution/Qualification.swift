@@ -41,7 +41,8 @@ public struct Qualification: Sendable {
                 if stage.status == "won" { entry.won.insert(stage.id) }
             }
             let named = qualifying[pipeline].flatMap { id in ordered.firstIndex { $0.id == id } }
-            let rank = named ?? min(1, ordered.count - 1)
+            // Default: the second non-excluded stage; a pipeline with fewer has none by position.
+            let rank = named ?? (ordered.count >= 2 ? 1 : -1)
             // A won or lost qualifying stage: open stages never reach it by position.
             if rank >= 0, ordered.indices.contains(rank), ordered[rank].status == "open" { entry.qualifyingRank = rank }
             pipelines[pipeline] = entry

@@ -26,14 +26,16 @@ public struct ReportKeys: Hashable, Sendable {
 
     /// A visit's keys as the tracker stored it (blank UTM values are already NULL; the referrer
     /// host is lower-cased without `www.`). Tagged visits keep their tags as sent; untagged ones
-    /// with an external referrer have its host as source; other visits are `(direct)`. Untagged
-    /// visits have an empty campaign, ad and keyword (definition 1).
+    /// with an external referrer have its host as source; direct visits (`traffic` = `direct`)
+    /// are `(direct)`; an untagged visit that is not direct and has no external referrer (an ad
+    /// click id alone) is `(not set)`. Untagged visits have an empty campaign, ad and keyword
+    /// (definition 1).
     public static func ofVisit(utmSource: String?, utmMedium: String?, utmCampaign: String?, utmContent: String?, utmTerm: String?,
-                               referrerHost: String?, referrerKind: String) -> ReportKeys {
+                               referrerHost: String?, referrerKind: String, traffic: String) -> ReportKeys {
         let external = referrerKind == "search" || referrerKind == "social" || referrerKind == "referral"
         let tagged = utmSource != nil || utmMedium != nil || utmCampaign != nil || utmContent != nil || utmTerm != nil
         guard tagged else {
-            guard external, let host = referrerHost, !host.isEmpty else { return .direct }
+            guard external, let host = referrerHost, !host.isEmpty else { return traffic == "direct" ? .direct : ReportKeys(source: notSet) }
             return ReportKeys(source: host)
         }
         let source = utmSource ?? (external ? referrerHost.flatMap { $0.isEmpty ? nil : $0 } : nil) ?? notSet

@@ -196,6 +196,7 @@ public final class PGCopyWriter {
 
     /// Ends the current row; sends the buffer when it has grown past the threshold.
     public func endRow() throws {
+        precondition(fieldsInRow > 0, "a COPY row needs at least one field")
         if format == .binary {
             buffer[rowStart] = UInt8(truncatingIfNeeded: fieldsInRow >> 8)
             buffer[rowStart + 1] = UInt8(truncatingIfNeeded: fieldsInRow)

@@ -21,7 +21,6 @@ public struct EventReader: Sendable {
 
     static let maxText = 2048
     public static let leadKinds: Set<String> = ["form", "call", "email", "chat"]
-    static let paidMedia: Set<String> = ["cpc", "ppc", "cpm", "cpv", "cpa", "paid", "paid_social", "paidsocial", "display", "banner", "retargeting"]
 
     // MARK: - fields
 
@@ -152,7 +151,7 @@ public struct EventReader: Sendable {
     /// Definition 4: paid = a paid medium or any ad click id; direct = no UTM, no click id, no
     /// external referrer; otherwise the referrer's kind, or `tagged` for other UTM-tagged traffic.
     static func traffic(_ visit: TrackedVisit) -> String {
-        if let medium = visit.utmMedium?.lowercased(), paidMedia.contains(medium) { return "paid" }
+        if let medium = visit.utmMedium?.lowercased(), Traffic.paidMedia.contains(medium) { return "paid" }
         if visit.clickID != nil { return "paid" }
         let tagged = [visit.utmSource, visit.utmMedium, visit.utmCampaign, visit.utmContent, visit.utmTerm].contains { $0 != nil }
         if tagged { return "tagged" }

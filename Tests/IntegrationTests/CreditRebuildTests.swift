@@ -13,23 +13,24 @@ import Testing
     @Test func creditsCarryEachModelsWeightsKeysAndChannelsAndALeadWithoutVisitsIsUnknown() async throws {
         let url = try await TestStack.freshDatabase()
         let connection = try await PGConnection.connect(PGConfiguration(url: url), logger: TestStack.logger)
-        // Lead r1 (2026-11-01 23:30 Moscow = 20:30 UTC) with three touches: paid Direct 14 days
-        // before, organic search 7 days before, direct at the lead; r2 without any visit.
+        // Lead r1 (2026-11-02 01:30 in Moscow, still the 1st in UTC) with three touches: paid
+        // Direct 14 days before, organic search 7 days before, direct at the lead; r2 without any
+        // visit (2026-11-03 01:00 in Moscow).
         try await connection.simpleQuery("""
             INSERT INTO journey.visits (project_id, visit_id, client_id, occurred_at, landing_url, referrer_host, referrer_kind, utm_source, utm_medium,
                                         utm_campaign, utm_content, utm_term, traffic, received_at) VALUES
-              ('school', 'v1', 'c', '2026-10-18 20:30:00+00', 'https://school.ru/?utm_source=yandex', 'yandex.ru', 'search', 'yandex', 'cpc',
+              ('school', 'v1', 'c', '2026-10-18 22:30:00+00', 'https://school.ru/?utm_source=yandex', 'yandex.ru', 'search', 'yandex', 'cpc',
                'Вебинар', '111', 'курсы', 'paid', now()),
-              ('school', 'v2', 'c', '2026-10-25 20:30:00+00', 'https://school.ru/', 'google.com', 'search', NULL, NULL, NULL, NULL, NULL,
+              ('school', 'v2', 'c', '2026-10-25 22:30:00+00', 'https://school.ru/', 'google.com', 'search', NULL, NULL, NULL, NULL, NULL,
                'organic', now()),
-              ('school', 'v3', 'c', '2026-11-01 20:30:00+00', 'https://school.ru/', NULL, 'none', NULL, NULL, NULL, NULL, NULL, 'direct', now());
+              ('school', 'v3', 'c', '2026-11-01 22:30:00+00', 'https://school.ru/', NULL, 'none', NULL, NULL, NULL, NULL, NULL, 'direct', now());
             INSERT INTO journey.leads (project_id, request_id, client_id, occurred_at, kind, received_at, client_key) VALUES
-              ('school', 'r1', 'c', '2026-11-01 20:30:00+00', 'form', now(), 'c'),
-              ('school', 'r2', NULL, '2026-11-02 10:00:00+00', 'call', now(), NULL);
+              ('school', 'r1', 'c', '2026-11-01 22:30:00+00', 'form', now(), 'c'),
+              ('school', 'r2', NULL, '2026-11-02 22:00:00+00', 'call', now(), NULL);
             INSERT INTO journey.touches (project_id, request_id, position, visit_id, started_at, rule) VALUES
-              ('school', 'r1', 1, 'v1', '2026-10-18 20:30:00+00', 'client_lookback'),
-              ('school', 'r1', 2, 'v2', '2026-10-25 20:30:00+00', 'client_lookback'),
-              ('school', 'r1', 3, 'v3', '2026-11-01 20:30:00+00', 'client_lookback');
+              ('school', 'r1', 1, 'v1', '2026-10-18 22:30:00+00', 'client_lookback'),
+              ('school', 'r1', 2, 'v2', '2026-10-25 22:30:00+00', 'client_lookback'),
+              ('school', 'r1', 3, 'v3', '2026-11-01 22:30:00+00', 'client_lookback');
             """)
         try await connection.simpleQuery("BEGIN")
         try await CreditRebuild(project: Self.project).run(on: connection)
@@ -44,8 +45,8 @@ import Testing
         func weights(_ index: Int) throws -> [Int64] { try rows.map { try $0.decode(Int64.self, index) } }
         #expect(try text(0) == ["r1", "r1", "r1", "r2"])
         #expect(try text(2) == ["v1", "v2", "v3", "-"])
-        // The lead's day in Moscow, for every touch; r2 at 13:00 Moscow on the 2nd.
-        #expect(try text(3) == ["2026-11-01", "2026-11-01", "2026-11-01", "2026-11-02"])
+        // The lead's day in Moscow, for every touch.
+        #expect(try text(3) == ["2026-11-02", "2026-11-02", "2026-11-02", "2026-11-03"])
         #expect(try text(4) == ["paid_search", "organic_search", "direct", "unknown"])
         #expect(try text(5) == ["Агентство Альфа", "-", "-", "-"])
         #expect(try text(6) == ["yandex", "google.com", "(direct)", "(unknown)"])
@@ -60,7 +61,13 @@ import Testing
         #expect(try weights(15) == [333_333_333_333_333, 333_333_333_333_333, 333_333_333_333_334, u])
         #expect(try weights(16) == [400_000_000_000_000, 200_000_000_000_000, 400_000_000_000_000, u])
         #expect(try weights(17) == [142_857_142_857_143, 285_714_285_714_286, 571_428_571_428_571, u])
-        // Through the mart: every lead's weights sum to exactly 1 in every model.
+        // Through the mart: each model by name picks its own weight of the last (direct) touch.
+        let last = try await connection.query("SELECT model, weight::text FROM mart.credits WHERE lead_request_id = 'r1' AND position = 3")
+        let byModel = Dictionary(uniqueKeysWithValues: try last.map { (try $0.decode(String.self, 0), try $0.decode(String.self, 1)) })
+        #expect(byModel == ["first_click": "0.000000000000000", "last_click": "1.000000000000000", "last_non_direct": "0.000000000000000",
+                            "last_paid": "0.000000000000000", "linear": "0.333333333333334", "position_based": "0.400000000000000",
+                            "time_decay": "0.571428571428571"])
+        // Every lead's weights sum to exactly 1 in every model.
         let sums = try await connection.query("SELECT DISTINCT sum(weight)::text FROM mart.credits GROUP BY lead_request_id, model")
         #expect(try sums.map { try $0.decode(String.self, 0) } == ["1.000000000000000"])
 

@@ -130,6 +130,19 @@ import Testing
                 switch model {
                 case .firstClick, .lastClick, .lastNonDirect, .lastPaid: #expect(w.filter { $0 != 0 }.count == 1)
                 case .linear: #expect(w.max()! - w.min()! <= 1)
+                case .timeDecay:
+                    // Never less for a later touch.
+                    #expect(zip(w, w.dropFirst()).allSatisfy { $0 <= $1 + 1 })
+                default: break
+                }
+                // The winner of each single-touch model is the touch its rule names.
+                let winner = w.firstIndex { $0 == Credit.unit }
+                let lastNonDirect = touches.lastIndex { !$0.isDirect } ?? count - 1
+                switch model {
+                case .firstClick: #expect(winner == 0)
+                case .lastClick: #expect(winner == count - 1)
+                case .lastNonDirect: #expect(winner == lastNonDirect)
+                case .lastPaid: #expect(winner == (touches.lastIndex(where: \.isPaid) ?? lastNonDirect))
                 default: break
                 }
             }

@@ -25,6 +25,25 @@ import Yams
         #expect(c.classify(Self.input("telegram", "post", nil, "tagged")).channel == "social")
         #expect(c.classify(Self.input("partner-blog", "referral", nil, "tagged")).channel == "referral")
         #expect(c.classify(Self.input("yandex", "cpc")).contractor == nil)
+        // Social hosts by domain; untagged Meta and VK clicks are social ads.
+        #expect(c.classify(Self.input("l.facebook.com", nil)).channel == "paid_social")
+        #expect(c.classify(Self.input("m.vk.com", nil, nil, "social")).channel == "social")
+        #expect(c.classify(Self.input("m.vk.com", "smm-link", nil, "tagged")).channel == "social")
+        #expect(c.classify(ChannelInput(source: "(not set)", medium: nil, campaign: nil, traffic: "paid", clickIDKind: "fbclid")).channel == "paid_social")
+        #expect(c.classify(ChannelInput(source: "(not set)", medium: nil, campaign: nil, traffic: "paid", clickIDKind: "gclid")).channel == "paid_search")
+        #expect(c.classify(Self.input("notvk.com", nil)).channel == "paid_search")
+    }
+
+    @Test func aSpendRowLandsInTheChannelOfTheVisitsThatCarryItsTags() {
+        let c = ChannelClassifier(Channels())
+        // Visits as the tracker classifies them (definition 4) against the spend row's tags.
+        for (source, medium, visitTraffic) in [("yandex", "cpc", "paid"), ("telegram", "ads", "tagged"), ("vk", "video", "tagged"),
+                                               ("google", "CPM", "paid"), ("mytarget", "paid_social", "paid")] {
+            let visit = c.classify(Self.input(source, medium, "c", visitTraffic))
+            #expect(c.classify(ChannelInput.spend(source: source, medium: medium, campaign: "c")) == visit, "\(source)/\(medium)")
+        }
+        // A spend row without a known medium was paid for.
+        #expect(c.classify(ChannelInput.spend(source: "yandex", medium: nil, campaign: "c")).channel == "paid_search")
     }
 
     @Test func projectRulesComeFirstAndSetChannelAndContractorIndependently() throws {

@@ -27,6 +27,9 @@ import Testing
         // One open stage: the second non-excluded stage is the won one — only a sale qualifies.
         #expect(!q.qualifies(status: "open", visited: [("repeat", "only")]))
         #expect(q.qualifies(status: "won", visited: [("repeat", "142")]))
+        // A pipeline that lists a single non-excluded stage has no qualifying stage by position.
+        let single = Qualification(stages: ["p": [S(id: "only", sort: 1, status: "open")]])
+        #expect(!single.qualifies(status: "open", visited: [("p", "only")]))
         // Unknown pipelines and stages count for nothing.
         #expect(!q.qualifies(status: "open", visited: [("gone", "call"), ("sales", "ghost")]))
         #expect(!q.qualifies(status: "unknown", visited: []))
