@@ -36,5 +36,6 @@ public struct Migration: Sendable, Equatable {
         Migration(version: 9, name: "identity_keys_bytewise", bytes: PackageResources.V0009__identity_keys_bytewise_sql),
         Migration(version: 10, name: "journey_lean", bytes: PackageResources.V0010__journey_lean_sql),
         Migration(version: 11, name: "report", bytes: PackageResources.V0011__report_sql),
+        Migration(version: 12, name: "bi_logins", bytes: PackageResources.V0012__bi_logins_sql),
     ]
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OperatorCLI
 import Postgres
 import Testing
 
@@ -23,18 +24,29 @@ import Testing
                                       revenue, cost_of_goods)
             SELECT p, '2026-11-01', 'paid_search', 'yandex', 'cpc', 'c', '', '', 100, z, z, z, z, z, z
             FROM unnest(ARRAY['a', 'b']) AS p, (SELECT ARRAY[1, 1, 1, 1, 1, 1, 1]::numeric[] AS z) AS ones;
-            CREATE ROLE \(role) LOGIN;
-            GRANT USAGE ON SCHEMA mart, report, core TO \(role);
-            GRANT SELECT ON ALL TABLES IN SCHEMA mart, report TO \(role);
-            INSERT INTO core.bi_logins (role_name, project_id) VALUES ('\(role)', 'a');
             """)
+        // What `analytics bi-login create` runs; bad input is refused naming it, never echoing the password.
+        let password = BILogins.generatedPassword()
+        for (login, project, secret, problem) in [(role, "nope", password, "project \"nope\" is not in core.projects"),
+                                                  ("Bad-Name", "a", password, "login name \"Bad-Name\" must be"),
+                                                  (role, "a", "short", "at least 12 characters")] {
+            do {
+                try await BILogins.create(login: login, project: project, password: secret, on: owner)
+                Issue.record("accepted \(login) / \(project)")
+            } catch {
+                #expect("\(error)".contains(problem), "\(error)")
+                #expect(!"\(error)".contains(password))
+            }
+        }
+        try await BILogins.create(login: role, project: "a", password: password, on: owner)
+        #expect(try await BILogins.list(on: owner).map(\.login).contains(role))
         // The owner (the aggregator's role) reads both projects.
         for view in Self.views {
             #expect(try await owner.query("SELECT count(DISTINCT project_id) FROM \(view)")[0].decode(Int.self, 0) == 2, "\(view)")
         }
         var components = URLComponents(string: url)!
         components.user = role
-        components.password = nil
+        components.password = password
         let login = try await PGConnection.connect(PGConfiguration(url: components.string!), logger: TestStack.logger)
         for view in Self.views {
             let rows = try await login.query("SELECT project_id, count(*) FROM \(view) GROUP BY 1")
@@ -49,7 +61,9 @@ import Testing
         #expect(weights.count == 7)
         #expect(try weights.allSatisfy { try $0.decode(String.self, 1) == "1.000000000000000" })
         await login.close()
-        try await owner.simpleQuery("DELETE FROM core.bi_logins; DROP OWNED BY \(role); DROP ROLE \(role)")
+        #expect(try await BILogins.drop(login: role, on: owner))
+        #expect(try await !BILogins.drop(login: role, on: owner))
+        #expect(try await owner.query("SELECT count(*) FROM pg_roles WHERE rolname = $1", [role])[0].decode(Int.self, 0) == 0)
         await owner.close()
     }
 }
