@@ -13,9 +13,9 @@ public struct CreditRebuild: Sendable {
     let classifier: ChannelClassifier
     let timeZone: TimeZone
 
-    public init(project: Project, halfLifeDays: Double = 7) {
+    public init(project: Project) {
         self.project = project
-        self.halfLifeDays = halfLifeDays
+        halfLifeDays = project.attribution.halfLifeDays
         classifier = ChannelClassifier(project.channels)
         timeZone = TimeZone(identifier: project.timeZone) ?? TimeZone(identifier: "UTC")!
     }

@@ -88,3 +88,29 @@ public struct ChannelRule: Codable, Sendable, Equatable {
         contractor = try c.decodeIfPresent(String.self, forKey: .contractor)
     }
 }
+
+/// A project's attribution settings, under `attribution:`.
+///
+/// ```yaml
+/// attribution:
+///   half_life_days: 7      # time decay: a touch this many days before the lead counts half
+/// ```
+/// The lookback window is `linking.lookback_days`: the identity resolver picks the touches.
+public struct AttributionSettings: Codable, Sendable, Equatable {
+    public var halfLifeDays: Double
+
+    enum CodingKeys: String, CodingKey { case halfLifeDays = "half_life_days" }
+
+    public init(halfLifeDays: Double = 7) { self.halfLifeDays = halfLifeDays }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        halfLifeDays = try c.decodeIfPresent(Double.self, forKey: .halfLifeDays) ?? 7
+    }
+
+    func validate(path: String) throws {
+        guard halfLifeDays.isFinite, halfLifeDays >= 0.01, halfLifeDays <= 3650 else {
+            throw SettingsError("\(path).half_life_days: \(halfLifeDays) is not between 0.01 and 3650")
+        }
+    }
+}

@@ -21,19 +21,22 @@ public struct Project: Codable, Sendable, Equatable {
     public var linking: Linking
     /// Channel and contractor rules for report rows.
     public var channels: Channels
+    /// Attribution model settings (time decay's half-life).
+    public var attribution: AttributionSettings
 
     enum CodingKeys: String, CodingKey {
         case id, name, timeZone = "time_zone", currency, ingestKey = "ingest_key", siteKey = "site_key", siteDomains = "site_domains", sources,
-             linking, channels
+             linking, channels, attribution
     }
 
     public init(
         id: String, name: String, timeZone: String = "Europe/Moscow", currency: String = "RUB", ingestKey: Secret? = nil,
         siteKey: Secret? = nil, siteDomains: [String] = [], sources: [Source] = [], linking: Linking = Linking(),
-        channels: Channels = Channels()
+        channels: Channels = Channels(), attribution: AttributionSettings = AttributionSettings()
     ) {
         self.linking = linking
         self.channels = channels
+        self.attribution = attribution
         self.siteDomains = siteDomains
         self.id = id
         self.name = name
@@ -56,6 +59,7 @@ public struct Project: Codable, Sendable, Equatable {
         sources = try c.decodeIfPresent([Source].self, forKey: .sources) ?? []
         linking = try c.decodeIfPresent(Linking.self, forKey: .linking) ?? Linking()
         channels = try c.decodeIfPresent(Channels.self, forKey: .channels) ?? Channels()
+        attribution = try c.decodeIfPresent(AttributionSettings.self, forKey: .attribution) ?? AttributionSettings()
     }
 
     func validate(path: String) throws {
@@ -76,6 +80,7 @@ public struct Project: Codable, Sendable, Equatable {
         }
         try linking.validate(path: "\(path).linking")
         try channels.validate(path: "\(path).channels")
+        try attribution.validate(path: "\(path).attribution")
     }
 
     /// The source with this id.

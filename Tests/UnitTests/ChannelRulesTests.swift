@@ -96,5 +96,18 @@ import Yams
         #expect(problem("rules:\n  - traffic: cpc\n    channel: display").contains("projects[0].channels.rules[0].traffic: 'cpc' is not one of"))
         #expect(problem("rules:\n  - source: []\n    channel: display").contains("an empty list matches nothing"))
         #expect(problem("rules:\n  - source: yandex\n    channel: display") == "accepted")
+        // The half-life of time decay sits beside the rules.
+        func halfLife(_ value: String) -> String {
+            do {
+                try Settings.parse(yaml: "projects:\n  - id: school\n    attribution:\n      half_life_days: \(value)\n").validate()
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(halfLife("0").contains("projects[0].attribution.half_life_days: 0.0 is not between 0.01 and 3650"))
+        #expect(halfLife("-3").contains("is not between"))
+        #expect(halfLife("3.5") == "accepted")
+        #expect(try Settings.parse(yaml: "projects:\n  - id: school\n").projects[0].attribution.halfLifeDays == 7)
     }
 }
