@@ -38,17 +38,25 @@ public struct CreditRebuild: Sendable {
     /// `(unknown)` touch).
     typealias PathTouch = (position: Int, visitID: String, start: Int64, keys: ReportKeys, traffic: String, clickIDKind: String?)
 
-    func rows(requestID: String, leadAt: Int64, path: [PathTouch]) -> [Row] {
-        let day = LocalDay(Date(timeIntervalSince1970: Double(leadAt.dividedFloor(by: 1_000_000))), in: timeZone)
+    /// `channels` remembers each distinct input's channel: a rebuild meets the same few hundred
+    /// key sets in hundreds of thousands of touches.
+    func rows(requestID: String, leadAt: Int64, path: [PathTouch], channels: inout [ChannelInput: (channel: String, contractor: String?)]) -> [Row] {
+        func classify(_ input: ChannelInput) -> (channel: String, contractor: String?) {
+            if let known = channels[input] { return known }
+            let found = classifier.classify(input)
+            channels[input] = found
+            return found
+        }
+        let day = LocalDay(Date(timeIntervalSince1970: Double(leadAt) / 1_000_000), in: timeZone)
         guard !path.isEmpty else {
-            let channel = classifier.classify(ChannelInput(source: ReportKeys.unknown.source, medium: nil, campaign: nil, traffic: "unknown"))
+            let channel = classify(ChannelInput(source: ReportKeys.unknown.source, medium: nil, campaign: nil, traffic: "unknown"))
             return [Row(requestID: requestID, position: 1, visitID: nil, day: day, touchedAt: nil, channel: channel.channel,
                         contractor: channel.contractor, keys: .unknown, weights: Array(repeating: Credit.unit, count: AttributionModel.allCases.count))]
         }
         let touches = path.map { Touch(start: $0.start, isDirect: $0.traffic == "direct", isPaid: $0.traffic == "paid") }
         let byModel = AttributionModel.allCases.map { Credit.weights(touches, leadAt: leadAt, model: $0, halfLifeDays: halfLifeDays) }
         return path.enumerated().map { index, touch in
-            let channel = classifier.classify(ChannelInput(source: touch.keys.source, medium: touch.keys.medium.isEmpty ? nil : touch.keys.medium,
+            let channel = classify(ChannelInput(source: touch.keys.source, medium: touch.keys.medium.isEmpty ? nil : touch.keys.medium,
                                                            campaign: touch.keys.campaign, traffic: touch.traffic, clickIDKind: touch.clickIDKind))
             return Row(requestID: requestID, position: touch.position, visitID: touch.visitID, day: day, touchedAt: touch.start,
                        channel: channel.channel, contractor: channel.contractor, keys: touch.keys, weights: byModel.map { $0[index] })
@@ -78,8 +86,9 @@ public struct CreditRebuild: Sendable {
         var rows: [Row] = []
         var current: (id: String, at: Int64)?
         var path: [PathTouch] = []
+        var channels: [ChannelInput: (channel: String, contractor: String?)] = [:]
         func close() {
-            if let current { rows += self.rows(requestID: current.id, leadAt: current.at, path: path) }
+            if let current { rows += self.rows(requestID: current.id, leadAt: current.at, path: path, channels: &channels) }
             path.removeAll(keepingCapacity: true)
         }
         for row in stored {
@@ -133,13 +142,5 @@ public struct CreditRebuild: Sendable {
             }
         }
         return rows
-    }
-}
-
-extension Int64 {
-    /// Division rounding toward negative infinity (times before 1970 fall on the right day).
-    func dividedFloor(by divisor: Int64) -> Int64 {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 }

@@ -3,7 +3,7 @@ import Settings
 
 /// What a report row's channel is decided from: a touch's visit or a spend row (whose traffic is
 /// `paid`: money was spent on it). The report keys themselves are never changed.
-public struct ChannelInput: Sendable, Equatable {
+public struct ChannelInput: Sendable, Hashable {
     /// The row's `source` report key (definition 1 or 2).
     public var source: String
     public var medium: String?
@@ -37,11 +37,11 @@ public struct ChannelClassifier: Sendable {
         let source: [Glob]?, medium: [Glob]?, campaign: [Glob]?, traffic: [Glob]?
         let channel: String?, contractor: String?
 
+        /// `input` lower-cased once by `classify`.
         func matches(_ input: ChannelInput) -> Bool {
             func test(_ globs: [Glob]?, _ value: String?) -> Bool {
                 guard let globs else { return true }
-                let subject = (value ?? "").lowercased()
-                return globs.contains { $0.matches(subject) }
+                return globs.contains { $0.matches(value ?? "") }
             }
             return test(source, input.source) && test(medium, input.medium) && test(campaign, input.campaign) && test(traffic, input.traffic)
         }
@@ -59,6 +59,9 @@ public struct ChannelClassifier: Sendable {
 
     /// The row's channel and contractor (nil: none configured).
     public func classify(_ input: ChannelInput) -> (channel: String, contractor: String?) {
+        // Rules and built-in lists compare case-insensitively: lower-case once.
+        let input = ChannelInput(source: input.source.lowercased(), medium: input.medium?.lowercased(), campaign: input.campaign?.lowercased(),
+                                 traffic: input.traffic.lowercased(), clickIDKind: input.clickIDKind)
         var channel: String?
         var contractor: String?
         for rule in rules where (channel == nil && rule.channel != nil) || (contractor == nil && rule.contractor != nil) {
@@ -77,28 +80,22 @@ public struct ChannelClassifier: Sendable {
     static let paidSocialMediums: Set<String> = ["paid_social", "paidsocial", "social_paid", "paid-social"]
     static let organicMediums: Set<String> = ["organic", "seo"]
     static let socialMediums: Set<String> = ["social", "smm", "post", "stories", "social_network"]
-    /// Sources (utm_source or referrer host) of social networks and their ad systems.
-    static let socialSources: Set<String> = [
-        "vk", "vk.com", "vkontakte", "vk_ads", "vkads", "mytarget", "my.target", "target.my.com", "facebook", "facebook.com", "fb", "instagram",
-        "instagram.com", "ig", "meta", "ok", "ok.ru", "odnoklassniki", "telegram", "t.me", "tg", "tiktok", "tiktok.com", "youtube", "youtube.com",
-        "dzen", "dzen.ru", "twitter", "x", "x.com", "linkedin", "pinterest",
+    /// `utm_source` names of social networks and their ad systems (hosts are
+    /// `Traffic.socialDomains`).
+    static let socialSourceNames: Set<String> = [
+        "vk", "vkontakte", "vk_ads", "vkads", "mytarget", "my.target", "target.my.com", "facebook", "fb", "instagram", "ig", "meta", "ok",
+        "odnoklassniki", "telegram", "tg", "tiktok", "youtube", "dzen", "twitter", "x", "linkedin", "pinterest", "rutube",
     ]
 
-    /// A social source: a listed name, or a host whose domain is one (`m.vk.com`, `l.facebook.com`).
+    /// A social source: a social network's `utm_source` name, or a host under its domain.
     static func isSocial(_ source: String) -> Bool {
-        var rest = Substring(source)
-        while true {
-            if socialSources.contains(String(rest)) { return true }
-            guard let dot = rest.firstIndex(of: ".") else { return false }
-            rest = rest[rest.index(after: dot)...]
-        }
+        socialSourceNames.contains(source) || Traffic.isSocialHost(source)
     }
 
     /// The built-in channel (docs/aggregator.md, "Channels"): e-mail and offline mediums first,
     /// then the traffic class, paid traffic split by medium and source.
     static func builtIn(_ input: ChannelInput) -> String {
-        let medium = (input.medium ?? "").lowercased()
-        let source = input.source.lowercased()
+        let (medium, source) = (input.medium ?? "", input.source)
         if input.traffic == "unknown" { return "unknown" }
         if emailMediums.contains(medium) { return "email" }
         if offlineMediums.contains(medium) { return "offline" }
@@ -128,7 +125,7 @@ struct Glob: Sendable {
 
     init(_ text: String) { pattern = Array(text.lowercased()) }
 
-    /// `subject` is lower-cased by the caller.
+    /// `subject` is lower-cased by the caller (`classify`).
     func matches(_ subject: String) -> Bool {
         let text = Array(subject)
         var (p, t) = (0, 0)

@@ -84,6 +84,12 @@ public struct IdentityHandler: BatchHandler {
         return date
     }
 
+    /// A record's `occurred_at` and `received_at` in µs, checked before any COPY starts (a bad
+    /// time fails the message, not half a write).
+    static func times(_ occurred: String, _ received: String) throws -> (occurred: Int64, received: Int64) {
+        (Timestamp.micros(try instant(occurred, "occurred_at")), Timestamp.micros(try instant(received, "received_at")))
+    }
+
     /// What `store` wrote: each distinct visit's (project, id, client, start in µs), and per
     /// project the leads whose visit was not stored (yet): their client key and own-visit touch
     /// wait for it, and it may be in a batch committing at the same time.
@@ -124,10 +130,9 @@ public struct IdentityHandler: BatchHandler {
             stored.visits.reserveCapacity(order.count)
             try visits.withUnsafeBufferPointer { buffer in
                 for index in order {
-                    let occurred = Timestamp.micros(try Self.instant(buffer[index].1.occurredAt, "occurred_at"))
-                    let received = Timestamp.micros(try Self.instant(buffer[index].1.receivedAt, "received_at"))
-                    times.append((occurred, received))
-                    stored.visits.append((buffer[index].0, buffer[index].1.visitID, buffer[index].1.clientID, occurred))
+                    let time = try Self.times(buffer[index].1.occurredAt, buffer[index].1.receivedAt)
+                    times.append(time)
+                    stored.visits.append((buffer[index].0, buffer[index].1.visitID, buffer[index].1.clientID, time.occurred))
                 }
             }
             let copyTimes = times
@@ -167,13 +172,7 @@ public struct IdentityHandler: BatchHandler {
         }
         if !leads.isEmpty {
             let order = Self.distinctInKeyOrder(leads.map { $0.0 + "\u{0}" + $0.1.requestID })
-            var times: [(occurred: Int64, received: Int64)] = []
-            times.reserveCapacity(order.count)
-            for index in order {
-                let lead = leads[index].1
-                times.append((Timestamp.micros(try Self.instant(lead.occurredAt, "occurred_at")),
-                              Timestamp.micros(try Self.instant(lead.receivedAt, "received_at"))))
-            }
+            let times = try order.map { try Self.times(leads[$0].1.occurredAt, leads[$0].1.receivedAt) }
             // The visits the leads name, stored before or just above: a lead's client key is its
             // posted client id, else its visit's; a lead whose visit is missing waits for it.
             var visitClients: [String: String?] = [:]
@@ -189,7 +188,7 @@ public struct IdentityHandler: BatchHandler {
                 let waiting = named.filter { visitClients[project + "\u{0}" + leads[$0].1.visitID!] == nil }.map { leads[$0].1.requestID }
                 if !waiting.isEmpty { stored.leadsWaitingForVisit[project] = waiting }
             }
-            let (clients, copyTimes) = (visitClients, times)
+            let clients = visitClients
             _ = try await connection.bulkWrite(PGBulkWrite(
                 table: "journey.leads",
                 columns: ["project_id", "request_id", "visit_id", "client_id", "occurred_at", "kind", "phone", "email", "name", "page", "product",
@@ -201,14 +200,14 @@ public struct IdentityHandler: BatchHandler {
                     writer.field(lead.requestID)
                     writer.field(lead.visitID)
                     writer.field(lead.clientID)
-                    writer.field(microseconds: copyTimes[position].occurred)
+                    writer.field(microseconds: times[position].occurred)
                     writer.field(lead.kind)
                     writer.field(lead.phone)
                     writer.field(lead.email)
                     writer.field(lead.name)
                     writer.field(lead.page)
                     writer.field(lead.product)
-                    writer.field(microseconds: copyTimes[position].received)
+                    writer.field(microseconds: times[position].received)
                     var visitClient: String?
                     var pending = false
                     if let visitID = lead.visitID {

@@ -85,10 +85,7 @@ public struct ConfigCommand: AsyncParsableCommand {
         @Option(help: "YAML file (default: $ANALYTICS_CONFIG).") var config: String?
         func run() async throws {
             let settings = try Settings.load(path: config)
-            let logger = CLI.logger("config")
-            let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-config"), logger: logger)
-            let (projects, sources) = try await ProjectCatalog.apply(settings, pool: pool)
-            await pool.close()
+            let (projects, sources) = try await CLI.withPool(settings, "config") { try await ProjectCatalog.apply(settings, pool: $0) }
             print("applied \(projects) projects and \(sources) sources")
         }
     }
@@ -99,6 +96,20 @@ enum CLI {
         var logger = Logger(label: "analytics.\(label)")
         logger.logLevel = .warning
         return logger
+    }
+
+    /// Runs `body` with a pool (application name `analytics-<label>`) that is closed afterwards,
+    /// whatever happens.
+    static func withPool<T>(_ settings: Settings, _ label: String, _ body: (PGPool) async throws -> T) async throws -> T {
+        let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-\(label)"), logger: logger(label))
+        do {
+            let result = try await body(pool)
+            await pool.close()
+            return result
+        } catch {
+            await pool.close()
+            throw error
+        }
     }
 }
 

@@ -39,19 +39,9 @@ public struct BILoginCommand: AsyncParsableCommand {
 
     public init() {}
 
-    /// Runs `body` on a connection that is closed afterwards, whatever happens.
+    /// Runs `body` on one connection of a pool that is closed afterwards.
     static func withConnection<T>(_ config: String?, _ body: (PGConnection) async throws -> T) async throws -> T {
-        let settings = try Settings.load(path: config)
-        let connection = try await PGConnection.connect(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-bi-login"),
-                                                        logger: CLI.logger("bi-login"))
-        do {
-            let result = try await body(connection)
-            await connection.close()
-            return result
-        } catch {
-            await connection.close()
-            throw error
-        }
+        try await CLI.withPool(try Settings.load(path: config), "bi-login") { try await $0.withConnection(body) }
     }
 
     struct Create: AsyncParsableCommand {

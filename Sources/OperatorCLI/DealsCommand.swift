@@ -35,19 +35,6 @@ public struct DealsCommand: AsyncParsableCommand {
         }
     }
 
-    /// Runs `body` with a pool that is closed afterwards, whatever happens.
-    static func withPool<T>(_ settings: Settings, _ body: (PGPool) async throws -> T) async throws -> T {
-        let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-deals"), logger: CLI.logger("deals"))
-        do {
-            let result = try await body(pool)
-            await pool.close()
-            return result
-        } catch {
-            await pool.close()
-            throw error
-        }
-    }
-
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Deals per status, stages the mapping cannot place, deals that failed to sync, and where each sync stands.")
@@ -55,7 +42,7 @@ public struct DealsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (settings, project, sources) = try scope.resolve()
-            try await DealsCommand.withPool(settings) { try await report(sources, project: project, pool: $0) }
+            try await CLI.withPool(settings, "deals") { try await report(sources, project: project, pool: $0) }
         }
 
         func report(_ sources: [Source], project: Project, pool: PGPool) async throws {
@@ -101,7 +88,7 @@ public struct DealsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (settings, project, sources) = try scope.resolve()
-            try await DealsCommand.withPool(settings) { pool in
+            try await CLI.withPool(settings, "deals") { pool in
                 for source in sources {
                     let connection = try CRMConnection.make(source, project: project, pool: pool, logger: CLI.logger("deals"))
                     let outcome = try await DealRemap.run(connection.engine.store, pool: pool)
@@ -160,7 +147,7 @@ public struct DealsCommand: AsyncParsableCommand {
             } catch let error as CSVError {
                 throw ValidationError("\(file): \(error)")
             }
-            try await DealsCommand.withPool(settings) { pool in
+            try await CLI.withPool(settings, "deals") { pool in
                 let connection = try CRMConnection.make(source, project: project, pool: pool, logger: CLI.logger("deals"))
                 let stored = try await sheet.store(connection.engine.store, pool: pool)
                 print("loaded \(stored.payments) payments of \(stored.deals) deals into \(project.id)/\(source.id)"

@@ -34,15 +34,10 @@ public struct RatesCommand: AsyncParsableCommand {
                 throw ValidationError("\(file): \(error)")
             }
             let settings = try Settings.load(path: config)
-            let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-rates"), logger: CLI.logger("rates"))
-            do {
-                let stored = try await ExchangeRateStore.store(rates, target: target, origin: origin, pool: pool)
-                await pool.close()
-                print("loaded \(stored) rates into \(target) from \(file)")
-            } catch {
-                await pool.close()
-                throw error
+            let stored = try await CLI.withPool(settings, "rates") {
+                try await ExchangeRateStore.store(rates, target: target, origin: origin, pool: $0)
             }
+            print("loaded \(stored) rates into \(target) from \(file)")
         }
     }
 }

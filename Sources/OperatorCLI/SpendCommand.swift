@@ -41,14 +41,8 @@ public struct SpendCommand: AsyncParsableCommand {
             guard let last = to.map({ LocalDay(iso: $0) }) ?? LocalDay(Date(), in: zone) else { throw ValidationError("--to must be a date YYYY-MM-DD") }
             guard let first = from.map({ LocalDay(iso: $0) }) ?? last.advanced(by: -29) else { throw ValidationError("--from must be a date YYYY-MM-DD") }
             guard first <= last else { throw ValidationError("--from \(first) is after --to \(last)") }
-            let pool = PGPool(PGConfiguration(url: settings.databaseURL, applicationName: "analytics-spend"), logger: CLI.logger("spend"))
-            let campaigns: [LinkTagAudit.Campaign]
-            do {
-                campaigns = try await LinkTagAudit.campaigns(project: chosen.id, source: source, from: first, to: last, pool: pool)
-                await pool.close()
-            } catch {
-                await pool.close()
-                throw error
+            let campaigns = try await CLI.withPool(settings, "spend") {
+                try await LinkTagAudit.campaigns(project: chosen.id, source: source, from: first, to: last, pool: $0)
             }
             let shown = all ? campaigns : campaigns.filter(\.disagrees)
             let disagreeing = campaigns.filter(\.disagrees).count

@@ -25,6 +25,19 @@ public actor IngestBatcher: EventSink {
         var batch = TrackedBatch()
         var waiters: [CheckedContinuation<Void, any Error>] = []
         var scheduled = false
+
+        /// Adds a request's records and waiter; whether the batch is now full, and whether this
+        /// request must schedule the flush (the first of a batch that is not full).
+        mutating func add(_ visits: [TrackedVisit], _ leads: [TrackedLead], _ waiter: CheckedContinuation<Void, any Error>,
+                          maxRecords: Int) -> (full: Bool, schedule: Bool) {
+            batch.visits += visits
+            batch.leads += leads
+            waiters.append(waiter)
+            let full = batch.visits.count + batch.leads.count >= maxRecords
+            let schedule = !scheduled && !full
+            if schedule { scheduled = true }
+            return (full, schedule)
+        }
     }
 
     private let publisher: AMQPPublisher
@@ -45,13 +58,7 @@ public actor IngestBatcher: EventSink {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             // In place: a copy taken out of the dictionary would copy the whole growing batch on
             // every request (the dictionary still holds it).
-            pending[project, default: Pending()].batch.visits += visits
-            pending[project]!.batch.leads += leads
-            pending[project]!.waiters.append(continuation)
-            let entry = pending[project]!
-            let full = entry.batch.visits.count + entry.batch.leads.count >= maxRecords
-            let schedule = !entry.scheduled && !full
-            if schedule { pending[project]!.scheduled = true }
+            let (full, schedule) = pending[project, default: Pending()].add(visits, leads, continuation, maxRecords: maxRecords)
             if full {
                 flush(project)
             } else if schedule {

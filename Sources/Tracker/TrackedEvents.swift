@@ -123,26 +123,17 @@ public struct EventReader: Sendable {
         return lower.hasPrefix("www.") ? String(lower.dropFirst(4)) : lower
     }
 
-    /// Search engines and social networks by registered domain (`google.com`, `vk.com`) or, for
-    /// engines with many country domains, by the label alone (`google`, `yandex`).
+    /// Search engines by registered domain or, for engines with many country domains, by the
+    /// label alone (`google`, `yandex`); social networks are `Traffic.socialDomains`.
     static let searchLabels: Set<String> = ["yandex", "google", "bing", "duckduckgo", "yahoo", "baidu", "ecosia"]
     static let searchDomains: Set<String> = ["ya.ru", "go.mail.ru", "search.mail.ru", "nova.rambler.ru"]
-    static let socialDomains: Set<String> = ["vk.com", "vk.ru", "ok.ru", "facebook.com", "fb.com", "instagram.com", "t.me", "telegram.org",
-                                             "twitter.com", "x.com", "youtube.com", "linkedin.com", "dzen.ru", "zen.yandex.ru", "pinterest.com",
-                                             "tiktok.com", "whatsapp.com", "rutube.ru", "vc.ru"]
 
     /// `internal` for the project's own domains (and their subdomains), then `social`, `search`,
     /// else `referral`.
     func kind(ofHost host: String) -> String {
-        // Every suffix of the host at a label boundary: a.b.c → a.b.c, b.c, c.
-        var suffixes: [Substring] = [host[...]]
-        var rest = host[...]
-        while let dot = rest.firstIndex(of: ".") {
-            rest = rest[rest.index(after: dot)...]
-            suffixes.append(rest)
-        }
+        let suffixes = Traffic.domainSuffixes(of: host)
         if suffixes.contains(where: { suffix in siteDomains.contains { $0 == suffix } }) { return "internal" }
-        if suffixes.contains(where: { Self.socialDomains.contains(String($0)) }) { return "social" }
+        if suffixes.contains(where: { Traffic.socialDomains.contains(String($0)) }) { return "social" }
         if suffixes.contains(where: { Self.searchDomains.contains(String($0)) }) { return "search" }
         if host.split(separator: ".").dropLast().contains(where: { Self.searchLabels.contains(String($0)) }) { return "search" }
         return "referral"
