@@ -30,6 +30,7 @@ let package = Package(
         .executable(name: "deal-sync", targets: ["deal-sync"]),
         .executable(name: "tracker", targets: ["tracker"]),
         .executable(name: "identity-resolver", targets: ["identity-resolver"]),
+        .executable(name: "aggregator", targets: ["aggregator"]),
     ] + collectors.map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -131,7 +132,15 @@ let package = Package(
         // The attribution models and channel rules: pure functions, no I/O.
         .target(name: "Attribution", dependencies: ["Domain", "Settings"]),
         // The aggregator's work on the store: credits, report cells, partitions.
-        .target(name: "Aggregation", dependencies: ["Attribution", "Domain", "Postgres", "Settings"]),
+        .target(name: "Aggregation", dependencies: [
+            "Attribution", "DealSync", "Domain", "Postgres", "Runtime", "Settings",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "aggregator", dependencies: [
+            "Aggregation", "Runtime", "Settings",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Identity", dependencies: [
             "Domain", "Postgres", "Runtime", "Settings",
             .product(name: "Logging", package: "swift-log"),

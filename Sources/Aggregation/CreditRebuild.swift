@@ -63,39 +63,50 @@ public struct CreditRebuild: Sendable {
         }
     }
 
-    /// Recomputes the credits of `requestIDs` (nil: every lead of the project) inside the
-    /// caller's transaction; returns the rows written. Leads that no longer exist lose theirs.
-    @discardableResult
-    public func run(requestIDs: [String]? = nil, on connection: PGConnection) async throws -> [Row] {
-        var filter = ""
-        var parameters: [(any PGEncodable)?] = [project.id]
-        if let requestIDs {
-            filter = " AND l.request_id = ANY($2)"
-            parameters.append(requestIDs)
-        }
+    /// A lead as the report needs it: its row and its credit rows (touches with weights).
+    struct Lead: Sendable {
+        var requestID: String
+        var occurredAt: Int64
+        var day: LocalDay
+        var visitID: String?
+        var duplicateOf: String?
+        var customerID: String?
+        var product: String?
+        var credits: [Row]
+    }
+
+    /// Reads the leads `filter` picks (SQL over `journey.leads l`, parameters from `$2`) with their
+    /// touches and computes their credit rows.
+    func leads(where filter: String, _ parameters: [(any PGEncodable)?], on connection: PGConnection) async throws -> [Lead] {
         let stored = try await connection.query("""
             SELECT l.request_id, (extract(epoch FROM l.occurred_at) * 1000000)::int8, t.position, t.visit_id,
                    (extract(epoch FROM t.started_at) * 1000000)::int8, v.utm_source, v.utm_medium, v.utm_campaign, v.utm_content, v.utm_term,
-                   v.referrer_host, v.referrer_kind, v.traffic, v.click_id_kind
+                   v.referrer_host, v.referrer_kind, v.traffic, v.click_id_kind, l.visit_id, l.duplicate_of, l.customer_id, l.product
             FROM journey.leads l
             LEFT JOIN journey.touches t ON t.project_id = l.project_id AND t.request_id = l.request_id
             LEFT JOIN journey.visits v ON v.project_id = t.project_id AND v.visit_id = t.visit_id
-            WHERE l.project_id = $1\(filter)
+            WHERE l.project_id = $1 AND (\(filter))
             ORDER BY l.request_id, t.position
-            """, parameters)
-        var rows: [Row] = []
-        var current: (id: String, at: Int64)?
+            """, [project.id] + parameters)
+        var leads: [Lead] = []
+        var current: Lead?
         var path: [PathTouch] = []
         var channels: [ChannelInput: (channel: String, contractor: String?)] = [:]
         func close() {
-            if let current { rows += self.rows(requestID: current.id, leadAt: current.at, path: path, channels: &channels) }
+            if var lead = current {
+                lead.credits = rows(requestID: lead.requestID, leadAt: lead.occurredAt, path: path, channels: &channels)
+                lead.day = lead.credits[0].day
+                leads.append(lead)
+            }
             path.removeAll(keepingCapacity: true)
         }
         for row in stored {
             let id = try row.decode(String.self, 0)
-            if current?.id != id {
+            if current?.requestID != id {
                 close()
-                current = (id, try row.decode(Int64.self, 1))
+                current = Lead(requestID: id, occurredAt: try row.decode(Int64.self, 1), day: LocalDay(daysSinceEpoch: 0),
+                               visitID: try row.decode(String?.self, 14), duplicateOf: try row.decode(String?.self, 15),
+                               customerID: try row.decode(String?.self, 16), product: try row.decode(String?.self, 17), credits: [])
             }
             guard let position = try row.decode(Int?.self, 2), let visitID = try row.decode(String?.self, 3) else { continue }
             let start = try row.decode(Int64.self, 4)
@@ -111,19 +122,17 @@ public struct CreditRebuild: Sendable {
             path.append((position, visitID, start, keys, traffic, try row.decode(String?.self, 13)))
         }
         close()
+        return leads
+    }
 
-        if let requestIDs {
-            try await connection.execute("DELETE FROM report.credits WHERE project_id = $1 AND request_id = ANY($2)", [project.id, requestIDs])
-        } else {
-            try await connection.execute("DELETE FROM report.credits WHERE project_id = $1", [project.id])
-        }
-        let written = rows
-        let projectID = project.id
+    /// Writes credit rows with COPY (the caller deleted what they replace).
+    static func write(_ rows: [Row], project projectID: String, on connection: PGConnection) async throws {
+        guard !rows.isEmpty else { return }
         try await connection.copyIn("""
             COPY report.credits (project_id, request_id, position, visit_id, day, touched_at, channel, contractor, source, medium, campaign, ad, keyword,
                                  w_first_click, w_last_click, w_last_non_direct, w_last_paid, w_linear, w_position_based, w_time_decay) FROM STDIN
             """) { writer in
-            for row in written {
+            for row in rows {
                 writer.field(projectID)
                 writer.field(row.requestID)
                 writer.field(row.position)
@@ -141,6 +150,21 @@ public struct CreditRebuild: Sendable {
                 try writer.endRow()
             }
         }
-        return rows
+    }
+
+    /// Recomputes the credits of `requestIDs` (nil: every lead of the project) inside the
+    /// caller's transaction; returns the rows written. Leads that no longer exist lose theirs.
+    @discardableResult
+    public func run(requestIDs: [String]? = nil, on connection: PGConnection) async throws -> [Row] {
+        let rows = if let requestIDs { try await leads(where: "l.request_id = ANY($2)", [requestIDs], on: connection) }
+            else { try await leads(where: "true", [], on: connection) }
+        let written = rows.flatMap(\.credits)
+        if let requestIDs {
+            try await connection.execute("DELETE FROM report.credits WHERE project_id = $1 AND request_id = ANY($2)", [project.id, requestIDs])
+        } else {
+            try await connection.execute("DELETE FROM report.credits WHERE project_id = $1", [project.id])
+        }
+        try await Self.write(written, project: project.id, on: connection)
+        return written
     }
 }

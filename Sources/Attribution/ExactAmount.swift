@@ -25,6 +25,10 @@ public struct ExactAmount: Sendable, Hashable, Comparable, AdditiveArithmetic, C
 
     public static let zero = ExactAmount(units: 0)
 
+    /// A whole number of things (leads, deals), exactly.
+    public init(count: Int) { units = Int128(count) * Self.wholeUnit }
+    static let wholeUnit = pow10(scale)
+
     /// Parses `numeric` text: an optional sign, digits, at most 10 decimals. Nil for anything
     /// else, or an amount of 10^12 or more.
     public init?(_ text: some StringProtocol) {

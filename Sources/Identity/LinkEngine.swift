@@ -259,7 +259,7 @@ struct LinkPass {
             if deal.deleted {
                 guard deal.rule != nil else { continue }
                 unlinked.append((connectionID, dealID))
-                if let lead = deal.lead { changes.leads.insert(lead) } else { changes.orphanDeals.insert(body) }
+                if let lead = deal.lead { changes.leads.insert(lead) } else { changes.orphanDeals.insert(body); changes.days.insert(day(deal.deal.createdAt)) }
                 continue
             }
             let link = dealLinks[owner] ?? nil
@@ -270,7 +270,8 @@ struct LinkPass {
             if changed || batchDeals.contains(owner) {
                 // The deal's figures (status, amount, payments) may have changed too: its lead's
                 // day, or its own day when it is orphan revenue.
-                if let lead = deal.lead { changes.leads.insert(lead) }
+                // A deal of no lead sits on its creation day: that day loses it when it links.
+                if let lead = deal.lead { changes.leads.insert(lead) } else { changes.days.insert(day(deal.deal.createdAt)) }
                 if let lead = link?.requestID { changes.leads.insert(lead) } else { changes.orphanDeals.insert(body); changes.days.insert(day(deal.deal.createdAt)) }
             }
         }

@@ -19,14 +19,31 @@ extension World {
                   list.map { joined($0.contact.phones.compactMap(ContactNormalization.phone)) },
                   list.map { joined($0.contact.emails.compactMap(ContactNormalization.email)) }])
         try await connection.query("""
-            INSERT INTO crm.deals (project_id, connection_id, deal_id, crm, pipeline_id, stage_id, status, created_at, updated_at, amount, currency,
-                                   contact_ids, visit_id, request_id)
-            SELECT $1, c, d, k, p, 's', s, to_timestamp(0) + t * interval '1 microsecond', to_timestamp(0) + t * interval '1 microsecond',
-                   a::numeric / 100, 'RUB', ARRAY[ct], NULLIF(v, E'\\x01'), NULLIF(r, E'\\x01')
-            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[])
-                 AS u(c, d, k, p, s, t, a, ct, v, r)
+            INSERT INTO crm.deals (project_id, connection_id, deal_id, crm, pipeline_id, stage_id, status, created_at, updated_at, closed_at, amount,
+                                   currency, products, contact_ids, visit_id, request_id)
+            SELECT $1, c, d, k, p, 's', s, to_timestamp(0) + t * interval '1 microsecond',
+                   to_timestamp(0) + coalesce(NULLIF(cl, -1), t) * interval '1 microsecond',
+                   to_timestamp(0) + NULLIF(cl, -1) * interval '1 microsecond',
+                   a::numeric / 100, 'RUB', ARRAY[pr], ARRAY[ct], NULLIF(v, E'\\x01'), NULLIF(r, E'\\x01')
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[],
+                        $12::int8[], $13::text[])
+                 AS u(c, d, k, p, s, t, a, ct, v, r, cl, pr)
             """, [spec.project, deals.map(\.connection), deals.map(\.id), deals.map(\.crm.rawValue), deals.map(\.pipeline), deals.map(\.status),
                   deals.map(\.createdAt), deals.map(\.amount), deals.map(\.contact.id), deals.map { $0.visitID ?? "\u{1}" },
-                  deals.map { $0.requestID ?? "\u{1}" }])
+                  deals.map { $0.requestID ?? "\u{1}" }, deals.map { $0.closedAt ?? -1 }, deals.map(\.product)])
+        // Payments as CRM payment items: received ones on their day, expected instalments without
+        // a receipt.
+        var payments: [(connection: String, deal: String, id: String, kind: String, amount: Int64, at: Int64)] = []
+        for deal in deals {
+            for (index, payment) in deal.payments.enumerated() {
+                payments.append((deal.connection, deal.id, "\(deal.id)-\(index + 1)", payment.paid ? "received" : "expected", payment.amount, payment.at))
+            }
+        }
+        try await connection.query("""
+            INSERT INTO crm.payments (project_id, connection_id, payment_id, deal_id, kind, amount, currency, paid_at, origin)
+            SELECT $1, c, i, d, k, a::numeric / 100, 'RUB', to_timestamp(0) + t * interval '1 microsecond', 'crm_payment'
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[]) AS u(c, d, i, k, a, t)
+            """, [spec.project, payments.map(\.connection), payments.map(\.deal), payments.map(\.id), payments.map(\.kind), payments.map(\.amount),
+                  payments.map(\.at)])
     }
 }

@@ -37,5 +37,6 @@ public struct Migration: Sendable, Equatable {
         Migration(version: 10, name: "journey_lean", bytes: PackageResources.V0010__journey_lean_sql),
         Migration(version: 11, name: "report", bytes: PackageResources.V0011__report_sql),
         Migration(version: 12, name: "bi_logins", bytes: PackageResources.V0012__bi_logins_sql),
+        Migration(version: 13, name: "report_facts", bytes: PackageResources.V0013__report_facts_sql),
     ]
 }
