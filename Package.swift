@@ -160,7 +160,7 @@ let package = Package(
         ]),
         // The operator CLI's commands, as a library so tests call them in-process too.
         .target(name: "OperatorCLI", dependencies: [
-            "Postgres", "Schema", "Settings", "Runtime", "Collection", "Domain", "DealSync", "AMQP",
+            "Postgres", "Schema", "Settings", "Runtime", "Collection", "Domain", "DealSync", "AMQP", "Aggregation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

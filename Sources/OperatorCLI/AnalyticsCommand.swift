@@ -10,7 +10,8 @@ public struct AnalyticsCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "analytics",
         abstract: "Operate the end-to-end marketing analytics cluster.",
-        subcommands: [MigrateCommand.self, ConfigCommand.self, RatesCommand.self, SpendCommand.self, DealsCommand.self, BILoginCommand.self])
+        subcommands: [MigrateCommand.self, ConfigCommand.self, RatesCommand.self, SpendCommand.self, DealsCommand.self, BILoginCommand.self,
+                      RebuildCommand.self, ExplainCommand.self, MediaPlanCommand.self])
 
     public init() {}
 }
