@@ -190,6 +190,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        .executableTarget(name: "aggregator-bench", dependencies: [
+            "Aggregation", "BenchSupport", "Domain", "Identity", "Postgres", "Runtime", "Sandbox", "Settings",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         .executableTarget(name: "tracker-bench", dependencies: [
             "BenchSupport", "Tracker", "Runtime", "Settings", "AMQP", "Domain",
             .product(name: "Logging", package: "swift-log"),
