@@ -10,6 +10,8 @@
 /// integer weights (numeric division instead), and the medium column of a cell.
 enum PlainSQL {
     static let script = #"""
+    SET work_mem = '128MB';
+    SET jit = off;
     DROP SCHEMA IF EXISTS plain CASCADE;
     CREATE SCHEMA plain;
 

@@ -104,7 +104,11 @@ if latencyMode {
     try await rebuildVersusSQL(runs: runs, pool: pool, project: project)
 }
 await pool.close()
-try await Bench.dropDatabase(database, logger: logger)
+if ProcessInfo.processInfo.environment["KEEP_DATABASE"] == nil {
+    try await Bench.dropDatabase(database, logger: logger)
+} else {
+    print("database kept: \(database)")
+}
 
 func rebuildVersusSQL(runs: Int, pool: PGPool, project: Project) async throws {
     let builder = try ReportBuilder(project: project)
