@@ -132,9 +132,11 @@ public struct ReportBuilder: Sendable {
     // MARK: - rebuild
 
     /// Recomputes the partitions of `days` (nil: every day of the project) and swaps them in,
-    /// in the caller's transaction.
+    /// in the caller's transaction. With `readers`, a full rebuild reads the deals and the spend
+    /// and visits on two more connections while this one reads the touches, all from the
+    /// snapshot this transaction exports once it holds the project's lock.
     @discardableResult
-    public func rebuild(days requested: Set<LocalDay>?, on connection: PGConnection) async throws -> Summary {
+    public func rebuild(days requested: Set<LocalDay>?, on connection: PGConnection, readers: PGPool? = nil) async throws -> Summary {
         var summary = Summary()
         // The reads below sort and hash hundreds of thousands of rows: in memory, and without
         // JIT compilation (which costs more than it saves on queries this short).
@@ -176,6 +178,18 @@ public struct ReportBuilder: Sendable {
             return ("(" + clauses.joined(separator: " OR ") + ")", parameters)
         }
 
+        // A full rebuild with readers: deals and model-free figures read at the same time.
+        var snapshot: String?
+        if requested == nil, readers != nil {
+            snapshot = try await connection.query("SELECT pg_export_snapshot()")[0].decode(String.self, 0)
+        }
+        async let parallelDeals: [Deal]? = if let readers, let snapshot {
+            try await onReader(readers, snapshot: snapshot) { try await self.readDeals(where: "true", [], on: $0) }
+        } else { nil }
+        async let parallelFree: [FreeRow]? = if let readers, let snapshot {
+            try await onReader(readers, snapshot: snapshot) { try await self.readModelFree(days: nil, visitScope: ("true", []), on: $0) }
+        } else { nil }
+
         // 1. Leads and their credits.
         let leadScope = within("l.occurred_at", from: 2)
         let leads = try await credits.leads(where: leadScope.sql, leadScope.parameters, on: connection)
@@ -183,7 +197,9 @@ public struct ReportBuilder: Sendable {
 
         // 2. Their deals, and the deals of no lead created on the days.
         let dealScope = within("d.created_at", from: 3)
-        var deals = if days == nil {
+        var deals = if let parallel = try await parallelDeals {
+            parallel
+        } else if days == nil {
             try await readDeals(where: "true", [], on: connection)
         } else {
             try await readDeals(where: "(dl.request_id = ANY($2) OR (dl.request_id IS NULL AND \(dealScope.sql)))", [leadIDs] + dealScope.parameters,
@@ -249,22 +265,22 @@ public struct ReportBuilder: Sendable {
             for credit in lead.credits {
                 let key = CellKey(day: lead.day, channel: credit.channel, contractor: credit.contractor, source: credit.keys.source,
                                   campaign: credit.keys.campaign, ad: credit.keys.ad, keyword: credit.keys.keyword)
-                cells[key, default: Cell()].meet(medium: credit.keys.medium)
-                if !active.isEmpty {
+                modify(&cells[key, default: Cell()]) { cell in
+                    cell.meet(medium: credit.keys.medium)
                     for metric in active {
                         for model in 0..<models where credit.weights[model] != 0 {
-                            cells[key]!.credited[metric * models + model] += amounts[metric].credited(credit.weights[model])
+                            cell.credited[metric * models + model] += amounts[metric].credited(credit.weights[model])
                         }
                     }
                 }
                 for deal in won {
                     for payment in deal.payments {
                         let pkey = PaymentKey(day: lead.day, month: payment.month, channel: credit.channel)
-                        var values = payments[pkey] ?? [ExactAmount](repeating: .zero, count: 2 * models)
-                        for model in 0..<models where credit.weights[model] != 0 {
-                            values[(payment.received ? 0 : models) + model] += payment.amount.credited(credit.weights[model])
+                        modify(&payments[pkey, default: [ExactAmount](repeating: .zero, count: 2 * models)]) { values in
+                            for model in 0..<models where credit.weights[model] != 0 {
+                                values[(payment.received ? 0 : models) + model] += payment.amount.credited(credit.weights[model])
+                            }
                         }
-                        payments[pkey] = values
                     }
                 }
             }
@@ -294,58 +310,22 @@ public struct ReportBuilder: Sendable {
         }
 
         // 4. Spend and visits on their own days.
-        var channelOf: [ChannelInput: (channel: String, contractor: String?)] = [:]
-        func classify(_ input: ChannelInput) -> (channel: String, contractor: String?) {
-            if let known = channelOf[input] { return known }
-            let found = classifier.classify(input)
-            channelOf[input] = found
-            return found
+        let free: [FreeRow]
+        if let parallelFree = try await parallelFree { free = parallelFree } else {
+            free = try await readModelFree(days: days, visitScope: within("v.occurred_at", from: 3), on: connection)
         }
-        let dayList: [String]? = days?.map(\.description)
-        for row in try await connection.query("""
-            SELECT day::text, utm_source, coalesce(utm_medium, ''), coalesce(utm_campaign, ''), coalesce(utm_content, ''), coalesce(utm_term, ''),
-                   sum(impressions)::int8, sum(clicks)::int8, sum(spend)::text
-            FROM spend.facts WHERE project_id = $1 AND ($2::date[] IS NULL OR day = ANY($2::date[]))
-            GROUP BY 1, 2, 3, 4, 5, 6
-            """, [project.id, dayList]) {
-            guard let day = LocalDay(iso: try row.decode(String.self, 0)) else { continue }
-            let source = try row.decode(String.self, 1), medium = try row.decode(String.self, 2), campaign = try row.decode(String.self, 3)
-            let channel = classify(.spend(source: source, medium: medium.isEmpty ? nil : medium, campaign: campaign))
-            let key = CellKey(day: day, channel: channel.channel, contractor: channel.contractor, source: source, campaign: campaign,
-                              ad: try row.decode(String.self, 4), keyword: try row.decode(String.self, 5))
-            let spendText = try row.decode(String.self, 8)
-            guard let spend = ExactAmount(spendText) else {
-                throw AggregationError("project \(project.id): spend \(spendText) on \(day) for \(source)/\(campaign) is out of range")
+        for row in free {
+            modify(&cells[row.key, default: Cell()]) { cell in
+                cell.meet(medium: row.medium)
+                cell.impressions += row.impressions
+                cell.clicks += row.clicks
+                cell.spend += row.spend
+                cell.visits += row.visits
             }
-            var cell = cells[key] ?? Cell()
-            cell.meet(medium: medium)
-            cell.impressions += try row.decode(Int64.self, 6)
-            cell.clicks += try row.decode(Int64.self, 7)
-            cell.spend += spend
-            cells[key] = cell
-        }
-        let visitScope = within("v.occurred_at", from: 3)
-        for row in try await connection.query("""
-            SELECT ((v.occurred_at AT TIME ZONE $2)::date)::text, v.utm_source, v.utm_medium, v.utm_campaign, v.utm_content, v.utm_term,
-                   v.referrer_host, v.referrer_kind, v.traffic, v.click_id_kind, count(*)
-            FROM journey.visits v WHERE v.project_id = $1 AND \(visitScope.sql)
-            GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-            """, [project.id, project.timeZone] + visitScope.parameters) {
-            guard let day = LocalDay(iso: try row.decode(String.self, 0)) else { continue }
-            let traffic = try row.decode(String.self, 8)
-            let keys = ReportKeys.ofVisit(utmSource: try row.decode(String?.self, 1), utmMedium: try row.decode(String?.self, 2),
-                                          utmCampaign: try row.decode(String?.self, 3), utmContent: try row.decode(String?.self, 4),
-                                          utmTerm: try row.decode(String?.self, 5), referrerHost: try row.decode(String?.self, 6),
-                                          referrerKind: try row.decode(String.self, 7), traffic: traffic)
-            let channel = classify(ChannelInput(source: keys.source, medium: keys.medium.isEmpty ? nil : keys.medium, campaign: keys.campaign,
-                                                traffic: traffic, clickIDKind: try row.decode(String?.self, 9)))
-            let key = CellKey(day: day, channel: channel.channel, contractor: channel.contractor, source: keys.source, campaign: keys.campaign,
-                              ad: keys.ad, keyword: keys.keyword)
-            cells[key, default: Cell()].meet(medium: keys.medium)
-            cells[key]!.visits += try row.decode(Int64.self, 10)
         }
 
         // 5. Swap: delete the partitions, copy the new rows.
+        let dayList: [String]? = days?.map(\.description)
         let scope: (sql: String, parameters: [(any PGEncodable)?]) = days == nil ? ("true", []) : ("day = ANY($2::date[])", [dayList])
         for table in ["report.credits", "report.leads", "report.cells", "report.payment_cells"] {
             try await connection.execute("DELETE FROM \(table) WHERE project_id = $1 AND \(scope.sql)", [project.id] + scope.parameters)
@@ -369,6 +349,84 @@ public struct ReportBuilder: Sendable {
         summary.cells = cells.count
         summary.paymentCells = payments.count
         return summary
+    }
+
+    /// Spend or visits of one cell (model-free figures).
+    struct FreeRow: Sendable {
+        var key: CellKey
+        var medium: String
+        var impressions: Int64 = 0
+        var clicks: Int64 = 0
+        var spend = ExactAmount.zero
+        var visits: Int64 = 0
+    }
+
+    /// The spend and the visits of the days (nil: all), grouped in PostgreSQL by day and key shape
+    /// and classified here once per shape.
+    func readModelFree(days: [LocalDay]?, visitScope: (sql: String, parameters: [(any PGEncodable)?]), on connection: PGConnection) async throws -> [FreeRow] {
+        var rows: [FreeRow] = []
+        var channelOf: [ChannelInput: (channel: String, contractor: String?)] = [:]
+        func classify(_ input: ChannelInput) -> (channel: String, contractor: String?) {
+            if let known = channelOf[input] { return known }
+            let found = classifier.classify(input)
+            channelOf[input] = found
+            return found
+        }
+        for row in try await connection.query("""
+            SELECT day::text, utm_source, coalesce(utm_medium, ''), coalesce(utm_campaign, ''), coalesce(utm_content, ''), coalesce(utm_term, ''),
+                   sum(impressions)::int8, sum(clicks)::int8, sum(spend)::text
+            FROM spend.facts WHERE project_id = $1 AND ($2::date[] IS NULL OR day = ANY($2::date[]))
+            GROUP BY 1, 2, 3, 4, 5, 6
+            """, [project.id, days?.map(\.description)]) {
+            guard let day = LocalDay(iso: try row.decode(String.self, 0)) else { continue }
+            let source = try row.decode(String.self, 1), medium = try row.decode(String.self, 2), campaign = try row.decode(String.self, 3)
+            let channel = classify(.spend(source: source, medium: medium.isEmpty ? nil : medium, campaign: campaign))
+            let key = CellKey(day: day, channel: channel.channel, contractor: channel.contractor, source: source, campaign: campaign,
+                              ad: try row.decode(String.self, 4), keyword: try row.decode(String.self, 5))
+            let spendText = try row.decode(String.self, 8)
+            guard let spend = ExactAmount(spendText) else {
+                throw AggregationError("project \(project.id): spend \(spendText) on \(day) for \(source)/\(campaign) is out of range")
+            }
+            rows.append(FreeRow(key: key, medium: medium, impressions: try row.decode(Int64.self, 6), clicks: try row.decode(Int64.self, 7),
+                                spend: spend))
+        }
+        for row in try await connection.query("""
+            SELECT ((v.occurred_at AT TIME ZONE $2)::date)::text, v.utm_source, v.utm_medium, v.utm_campaign, v.utm_content, v.utm_term,
+                   v.referrer_host, v.referrer_kind, v.traffic, v.click_id_kind, count(*)
+            FROM journey.visits v WHERE v.project_id = $1 AND \(visitScope.sql)
+            GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+            """, [project.id, project.timeZone] + visitScope.parameters) {
+            guard let day = LocalDay(iso: try row.decode(String.self, 0)) else { continue }
+            let traffic = try row.decode(String.self, 8)
+            let keys = ReportKeys.ofVisit(utmSource: try row.decode(String?.self, 1), utmMedium: try row.decode(String?.self, 2),
+                                          utmCampaign: try row.decode(String?.self, 3), utmContent: try row.decode(String?.self, 4),
+                                          utmTerm: try row.decode(String?.self, 5), referrerHost: try row.decode(String?.self, 6),
+                                          referrerKind: try row.decode(String.self, 7), traffic: traffic)
+            let channel = classify(ChannelInput(source: keys.source, medium: keys.medium.isEmpty ? nil : keys.medium, campaign: keys.campaign,
+                                                traffic: traffic, clickIDKind: try row.decode(String?.self, 9)))
+            rows.append(FreeRow(key: CellKey(day: day, channel: channel.channel, contractor: channel.contractor, source: keys.source,
+                                             campaign: keys.campaign, ad: keys.ad, keyword: keys.keyword),
+                                medium: keys.medium, visits: try row.decode(Int64.self, 10)))
+        }
+        return rows
+    }
+
+    /// Runs `body` on a connection of `readers` inside a read-only transaction that sees the
+    /// snapshot `snapshot` exported by the rebuild's transaction.
+    func onReader<T: Sendable>(_ readers: PGPool, snapshot: String, _ body: @escaping @Sendable (PGConnection) async throws -> T) async throws -> T {
+        guard snapshot.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { throw AggregationError("unexpected snapshot id '\(snapshot)'") }
+        return try await readers.withConnection { reader in
+            _ = try await reader.simpleQuery("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            do {
+                _ = try await reader.simpleQuery("SET TRANSACTION SNAPSHOT '\(snapshot)'; SET LOCAL work_mem = '128MB'; SET LOCAL jit = off")
+                let result = try await body(reader)
+                _ = try await reader.simpleQuery("COMMIT")
+                return result
+            } catch {
+                _ = try? await reader.simpleQuery("ROLLBACK")
+                throw error
+            }
+        }
     }
 
     func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
@@ -639,3 +697,7 @@ public struct ReportBuilder: Sendable {
         }
     }
 }
+
+/// Changes a value in place (a dictionary entry through its `default:` subscript is modified
+/// without copying it out and back).
+@inline(__always) func modify<T>(_ value: inout T, _ body: (inout T) -> Void) { body(&value) }

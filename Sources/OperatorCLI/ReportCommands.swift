@@ -47,7 +47,7 @@ public struct RebuildCommand: AsyncParsableCommand {
         let builder = try ReportBuilder(project: chosen)
         let started = ContinuousClock.now
         let summary = try await CLI.withPool(settings, "rebuild") { pool in
-            try await pool.withTransaction { try await builder.rebuild(days: days, on: $0) }
+            try await pool.withTransaction { try await builder.rebuild(days: days, on: $0, readers: pool) }
         }
         let seconds = (ContinuousClock.now - started).components
         let elapsed = Double(seconds.seconds) + Double(seconds.attoseconds) / 1e18

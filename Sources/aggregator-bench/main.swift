@@ -117,7 +117,7 @@ func rebuildVersusSQL(runs: Int, pool: PGPool, project: Project) async throws {
     var summary: ReportBuilder.Summary?
     for run in 1...runs {
         let started = ContinuousClock.now
-        summary = try await pool.withTransaction { try await builder.rebuild(days: nil, on: $0) }
+        summary = try await pool.withTransaction { try await builder.rebuild(days: nil, on: $0, readers: pool) }
         ours.append(seconds(ContinuousClock.now - started))
         log(String(format: "run %d: aggregator %.2f s", run, ours.last!))
 

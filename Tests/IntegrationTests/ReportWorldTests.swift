@@ -163,7 +163,7 @@ import Testing
         #expect(try await Self.aggregate(bench, extra: [try Self.spendUpdated(world, from: first, to: first.advanced(by: world.spec.days))],
                                          handler: handler) > 1)
         func rebuilt() async throws -> [String] {
-            try await bench.pool.withTransaction { try await ReportBuilder(project: Self.project).rebuild(days: nil, on: $0) }
+            try await bench.pool.withTransaction { try await ReportBuilder(project: Self.project).rebuild(days: nil, on: $0, readers: bench.pool) }
             return try await Self.snapshot(bench.pool)
         }
         let incremental = try await Self.snapshot(bench.pool)
