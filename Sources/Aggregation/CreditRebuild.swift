@@ -47,7 +47,7 @@ public struct CreditRebuild: Sendable {
             channels[input] = found
             return found
         }
-        let day = LocalDay(Date(timeIntervalSince1970: Double(leadAt) / 1_000_000), in: timeZone)
+        let day = LocalDay.of(micros: leadAt, in: timeZone)
         guard !path.isEmpty else {
             let channel = classify(ChannelInput(source: ReportKeys.unknown.source, medium: nil, campaign: nil, traffic: "unknown"))
             return [Row(requestID: requestID, position: 1, visitID: nil, day: day, touchedAt: nil, channel: channel.channel,

@@ -290,7 +290,7 @@ public struct ReportBuilder: Sendable {
         // creation day; every deal of no lead sits on that day in report.deals.
         let unknownChannel = classifier.classify(ChannelInput(source: ReportKeys.unknown.source, medium: nil, campaign: nil, traffic: "unknown"))
         for deal in deals where deal.lead == nil && deal.status == "won" {
-            let day = LocalDay(Date(timeIntervalSince1970: Double(deal.createdAt) / 1_000_000), in: timeZone)
+            let day = self.day(ofMicros: deal.createdAt)
             let key = CellKey(day: day, channel: unknownChannel.channel, contractor: unknownChannel.contractor, source: ReportKeys.unknown.source,
                               campaign: "", ad: "", keyword: "")
             var cell = cells[key] ?? Cell()
@@ -431,7 +431,7 @@ public struct ReportBuilder: Sendable {
 
     func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
 
-    func day(ofMicros value: Int64) -> LocalDay { LocalDay(Date(timeIntervalSince1970: Double(value) / 1_000_000), in: timeZone) }
+    func day(ofMicros value: Int64) -> LocalDay { LocalDay.of(micros: value, in: timeZone) }
 
     // MARK: - reading deals
 
@@ -615,8 +615,7 @@ public struct ReportBuilder: Sendable {
             """) { writer in
             for deal in deals {
                 let lead = deal.lead.flatMap { channels[$0] }
-                let day = lead.map { LocalDay(Date(timeIntervalSince1970: Double($0.at) / 1_000_000), in: zone) }
-                    ?? LocalDay(Date(timeIntervalSince1970: Double(deal.createdAt) / 1_000_000), in: zone)
+                let day = LocalDay.of(micros: lead?.at ?? deal.createdAt, in: zone)
                 writer.field(projectID)
                 writer.field(deal.connectionID)
                 writer.field(deal.dealID)
@@ -701,3 +700,10 @@ public struct ReportBuilder: Sendable {
 /// Changes a value in place (a dictionary entry through its `default:` subscript is modified
 /// without copying it out and back).
 @inline(__always) func modify<T>(_ value: inout T, _ body: (inout T) -> Void) { body(&value) }
+
+extension LocalDay {
+    /// The day of an instant given in microseconds since the epoch.
+    static func of(micros: Int64, in timeZone: TimeZone) -> LocalDay {
+        LocalDay(Date(timeIntervalSince1970: Double(micros) / 1_000_000), in: timeZone)
+    }
+}

@@ -53,18 +53,7 @@ let database = try await Bench.freshDatabase(serverURL: serverURL, logger: logge
 let pool = PGPool(PGConfiguration(url: database), logger: logger)
 log("storing CRM rows and spend")
 try await pool.withTransaction { try await world.storeCRM(on: $0) }
-try await pool.withTransaction { connection in
-    let rows = world.spend
-    try await connection.query("""
-        INSERT INTO spend.facts (project_id, source_id, account, day, campaign_id, ad_group_id, ad_id, keyword_id, campaign_name, utm_source,
-                                 utm_campaign, utm_content, utm_term, impressions, clicks, cost_micros, currency, vat_included, spend)
-        SELECT $1, s, 'acc', d::date, ci, g, a, k, cn, s, cn, ct, NULLIF(t, ''), i, c, m, 'RUB', false, m::numeric / 1000000
-        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                    $11::int8[], $12::int8[], $13::int8[]) AS u(s, d, ci, g, a, k, cn, ct, t, i, c, m)
-        """, [world.spec.project, rows.map(\.ad.source), rows.map(\.day.description), rows.map(\.ad.campaignID), rows.map { $0.ad.groupID ?? "" },
-              rows.map(\.ad.adID), rows.map { $0.keywordID.map(String.init) ?? "" }, rows.map(\.ad.campaignName), rows.map(\.ad.content),
-              rows.map { $0.keyword ?? "" }, rows.map(\.impressions), rows.map(\.clicks), rows.map(\.cost.value)])
-}
+try await pool.withTransaction { try await world.storeSpend(on: $0) }
 try await pool.query("ANALYZE crm.deals, crm.contacts, crm.payments, spend.facts")
 
 log("linking with the identity resolver's handler")
