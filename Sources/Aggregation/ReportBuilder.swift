@@ -133,8 +133,10 @@ public struct ReportBuilder: Sendable {
 
     /// Recomputes the partitions of `days` (nil: every day of the project) and swaps them in,
     /// in the caller's transaction. With `readers`, a full rebuild reads the deals and the spend
-    /// and visits on two more connections while this one reads the touches, all from the
-    /// snapshot this transaction exports once it holds the project's lock.
+    /// and visits on two more connections, from the snapshot this transaction exports once it
+    /// holds the project's lock, while this one reads the touches (with its own, read-committed
+    /// snapshots: a journey change committed in between reaches the mart with the resolver's
+    /// next `attribution.dirty`, which waits for this rebuild's lock).
     @discardableResult
     public func rebuild(days requested: Set<LocalDay>?, on connection: PGConnection, readers: PGPool? = nil) async throws -> Summary {
         var summary = Summary()
@@ -166,14 +168,14 @@ public struct ReportBuilder: Sendable {
             }
         }
         /// `column` within the ranges, with parameters from `$first` (all rows when nil days).
-        func within(_ column: String, from first: Int) -> (sql: String, parameters: [(any PGEncodable)?]) {
+        func within(_ column: String, from first: Int, widenedBy margin: Int64 = 0) -> (sql: String, parameters: [(any PGEncodable)?]) {
             guard days != nil else { return ("true", []) }
             var clauses: [String] = []
             var parameters: [(any PGEncodable)?] = []
             for (index, range) in ranges.enumerated() {
                 let a = first + 2 * index, b = a + 1
                 clauses.append("(\(column) >= 'epoch'::timestamptz + $\(a)::int8 * interval '1 microsecond' AND \(column) < 'epoch'::timestamptz + $\(b)::int8 * interval '1 microsecond')")
-                parameters += [range.start, range.end]
+                parameters += [range.start - margin, range.end + margin]
             }
             return ("(" + clauses.joined(separator: " OR ") + ")", parameters)
         }
@@ -209,22 +211,6 @@ public struct ReportBuilder: Sendable {
         var dealsOf: [String: [Int]] = [:]
         for (index, deal) in deals.enumerated() { if let lead = deal.lead { dealsOf[lead, default: []].append(index) } }
 
-        // A duplicate's manager is its chain's first lead's (whatever its day).
-        let roots = Set(leads.compactMap(\.duplicateOf)).sorted()
-        var rootManagers: [String: String] = [:]
-        if !roots.isEmpty {
-            for row in try await connection.query("""
-                SELECT DISTINCT ON (dl.request_id) dl.request_id, coalesce(u.name, d.manager_id)
-                FROM journey.deal_links dl
-                JOIN crm.deals d ON d.project_id = dl.project_id AND d.connection_id = dl.connection_id AND d.deal_id = dl.deal_id
-                LEFT JOIN crm.users u ON u.project_id = d.project_id AND u.connection_id = d.connection_id AND u.user_id = d.manager_id
-                WHERE dl.project_id = $1 AND dl.request_id = ANY($2) AND NOT d.is_deleted
-                ORDER BY dl.request_id, d.created_at, d.connection_id, d.deal_id
-                """, [project.id, roots]) {
-                if let manager = try row.decode(String?.self, 1) { rootManagers[try row.decode(String.self, 0)] = manager }
-            }
-        }
-
         // 3. Lead facts, cells, payment cells.
         var cells: [CellKey: Cell] = [:]
         var payments: [PaymentKey: [ExactAmount]] = [:]
@@ -235,7 +221,8 @@ public struct ReportBuilder: Sendable {
         for lead in leads {
             let own = (dealsOf[lead.requestID] ?? []).map { deals[$0] }
             let duplicate = lead.duplicateOf != nil
-            var facts = LeadRow(lead: lead, manager: duplicate ? rootManagers[lead.duplicateOf!] : own.first?.manager)
+            // A duplicate has no deals; mart.manager_report gives it its chain's first lead's manager.
+            var facts = LeadRow(lead: lead, manager: own.first?.manager)
             for deal in own where deal.status != "excluded" {
                 facts.deals += 1
                 if deal.status == "won" {
@@ -286,33 +273,45 @@ public struct ReportBuilder: Sendable {
             }
         }
 
-        // Orphan revenue (definition 13): won deals of no lead, in full on (unknown) on their
-        // creation day; every deal of no lead sits on that day in report.deals.
+        // Deals of no lead (definition 13): on (unknown) on their creation day, in full in every
+        // model — each one not excluded counts as a deal, a won one as a sale with its revenue
+        // (orphan revenue); every deal of no lead sits on that day in report.deals.
         let unknownChannel = classifier.classify(ChannelInput(source: ReportKeys.unknown.source, medium: nil, campaign: nil, traffic: "unknown"))
-        for deal in deals where deal.lead == nil && deal.status == "won" {
+        for deal in deals where deal.lead == nil && deal.status != "excluded" {
             let day = self.day(ofMicros: deal.createdAt)
             let key = CellKey(day: day, channel: unknownChannel.channel, contractor: unknownChannel.contractor, source: ReportKeys.unknown.source,
                               campaign: "", ad: "", keyword: "")
-            var cell = cells[key] ?? Cell()
-            for model in 0..<models {
-                cell.credited[Metric.deals.rawValue * models + model] += ExactAmount(count: 1)
-                cell.credited[Metric.sales.rawValue * models + model] += ExactAmount(count: 1)
-                cell.credited[Metric.revenue.rawValue * models + model] += deal.revenue
-                cell.credited[Metric.costOfGoods.rawValue * models + model] += deal.costOfGoods
+            let won = deal.status == "won"
+            modify(&cells[key, default: Cell()]) { cell in
+                for model in 0..<models {
+                    cell.credited[Metric.deals.rawValue * models + model] += ExactAmount(count: 1)
+                    guard won else { continue }
+                    cell.credited[Metric.sales.rawValue * models + model] += ExactAmount(count: 1)
+                    cell.credited[Metric.revenue.rawValue * models + model] += deal.revenue
+                    cell.credited[Metric.costOfGoods.rawValue * models + model] += deal.costOfGoods
+                }
             }
-            cells[key] = cell
             for payment in deal.payments {
-                let pkey = PaymentKey(day: day, month: payment.month, channel: unknownChannel.channel)
-                var values = payments[pkey] ?? [ExactAmount](repeating: .zero, count: 2 * models)
-                for model in 0..<models { values[(payment.received ? 0 : models) + model] += payment.amount }
-                payments[pkey] = values
+                modify(&payments[PaymentKey(day: day, month: payment.month, channel: unknownChannel.channel),
+                                 default: [ExactAmount](repeating: .zero, count: 2 * models)]) { values in
+                    for model in 0..<models { values[(payment.received ? 0 : models) + model] += payment.amount }
+                }
             }
         }
 
         // 4. Spend and visits on their own days.
         let free: [FreeRow]
         if let parallelFree = try await parallelFree { free = parallelFree } else {
-            free = try await readModelFree(days: days, visitScope: within("v.occurred_at", from: 3), on: connection)
+            // Visits are labelled with their day by PostgreSQL: the partition takes exactly the
+            // visits PostgreSQL puts on its days (the ranges, a day wider, only narrow the scan),
+            // so a difference between two time-zone databases cannot leave a visit outside
+            // every partition.
+            var visitScope = within("v.occurred_at", from: 3, widenedBy: 86_400_000_000)
+            if let days {
+                visitScope.sql += " AND (v.occurred_at AT TIME ZONE $2)::date = ANY($\(3 + visitScope.parameters.count)::date[])"
+                visitScope.parameters.append(days.map(\.description))
+            }
+            free = try await readModelFree(days: days, visitScope: visitScope, on: connection)
         }
         for row in free {
             modify(&cells[row.key, default: Cell()]) { cell in
@@ -441,7 +440,9 @@ public struct ReportBuilder: Sendable {
                    d.status, (extract(epoch FROM d.created_at) * 1000000)::int8, (extract(epoch FROM d.closed_at) * 1000000)::int8,
                    d.amount::text, d.currency, d.amounts_include_vat, d.cost_of_goods::text, coalesce(u.name, d.manager_id),
                    nullif(array_to_string(d.products, ', '), ''), d.loss_reason, dl.request_id, dl.rule, dl.customer_id,
-                   (SELECT string_agg(h.pipeline_id || E'\\x1f' || h.stage_id, E'\\x1e') FROM crm.stage_changes h
+                   (SELECT string_agg(h.pipeline_id || E'\\x1f' || h.stage_id
+                                      || coalesce(E'\\x1e' || h.from_pipeline_id || E'\\x1f' || h.from_stage_id, ''), E'\\x1e')
+                    FROM crm.stage_changes h
                     WHERE h.project_id = d.project_id AND h.connection_id = d.connection_id AND h.deal_id = d.deal_id),
                    (extract(epoch FROM d.updated_at) * 1000000)::int8
             FROM journey.deal_links dl
@@ -507,7 +508,9 @@ public struct ReportBuilder: Sendable {
                 let payDay = payment.at.map { day(ofMicros: $0) }
                 let value = try money.amount(payment.amount, currency: payment.currency, includesVAT: includesVAT, on: payDay ?? closeDay,
                                              what: "\(name), payment of \(payment.at.map { _ in payDay!.description } ?? "no date")")
-                if payment.origin == "crm_payment" { hasItems = true }
+                // The CRM's payment items, or expected instalments from any origin (a CSV sheet),
+                // list what is still due; otherwise it is amount − paid.
+                if payment.origin == "crm_payment" || payment.kind == "expected" { hasItems = true }
                 if payment.kind == "received" {
                     paid += value
                     payments.append((payDay?.firstOfMonth ?? closeDay.firstOfMonth, true, value))

@@ -68,6 +68,14 @@ import Testing
         }
         try await BILogins.create(login: role, project: "a", password: password, on: owner)
         #expect(try await BILogins.list(on: owner).map(\.login).contains(role))
+        // A second login of that name is refused, naming it, never echoing the password.
+        do {
+            try await BILogins.create(login: role, project: "a", password: password, on: owner)
+            Issue.record("created \(role) twice")
+        } catch {
+            #expect("\(error)".contains("a role named \"\(role)\" exists already"), "\(error)")
+            #expect(!"\(error)".contains(password))
+        }
         // The owner (the aggregator's role) reads both projects.
         for view in Self.views {
             #expect(try await owner.query("SELECT count(DISTINCT project_id) FROM \(view)")[0].decode(Int.self, 0) == 2, "\(view)")

@@ -34,7 +34,8 @@ import Testing
                   ('school', 'amo', 'p1', 's3', 'Счёт', 30, 'regular'), ('school', 'amo', 'p1', '142', 'Успешно', 10000, 'won'),
                   ('school', 'amo', 'p1', '143', 'Отказ', 11000, 'lost');
                 INSERT INTO crm.users (project_id, connection_id, user_id, name) VALUES ('school', 'amo', 'u1', 'Анна');
-                INSERT INTO core.exchange_rates (currency, target, day, rate) VALUES ('USD', 'RUB', '2026-03-03', 90), ('USD', 'RUB', '2026-03-05', 100);
+                INSERT INTO core.exchange_rates (currency, target, day, rate) VALUES ('USD', 'RUB', '2026-03-03', 90), ('USD', 'RUB', '2026-03-05', 100),
+                  ('USD', 'RUB', '2026-04-05', 100);
                 -- d1: 120 USD with VAT, paid 60 + 60, 12 refunded; cost of goods 24 USD.
                 UPDATE crm.deals SET currency = 'USD', amounts_include_vat = true, amount = 120, cost_of_goods = 24, stage_id = '142',
                                      closed_at = '2026-03-05 10:00+03', manager_id = 'u1'
@@ -42,12 +43,16 @@ import Testing
                 INSERT INTO crm.payments (project_id, connection_id, payment_id, deal_id, kind, amount, currency, paid_at, origin) VALUES
                   ('school', 'amo', 'e1', 'd1', 'received', 60, 'USD', '2026-03-03 12:00+03', 'field_event'),
                   ('school', 'amo', 'e2', 'd1', 'received', 60, 'USD', '2026-03-05 12:00+03', 'field_event'),
-                  ('school', 'amo', 'e3', 'd1', 'received', -12, 'USD', '2026-03-05 18:00+03', 'field_event');
-                -- d2 lost as non-target; d3 open at s2, having been at s3 (the qualifying stage).
+                  ('school', 'amo', 'e3', 'd1', 'received', -12, 'USD', '2026-03-05 18:00+03', 'field_event'),
+                  -- An instalment still due, from a payment sheet: the expected amount, not amount − paid.
+                  ('school', 'amo', 'x1', 'd1', 'expected', 12, 'USD', '2026-04-05 12:00+03', 'csv');
+                -- d2 lost as non-target, lost from s3 (the qualifying stage); d3 open at s2, having been at s3.
                 UPDATE crm.deals SET stage_id = '143', loss_reason = 'нецелевой ', closed_at = '2026-03-05 10:00+03' WHERE deal_id = 'd2';
                 UPDATE crm.deals SET stage_id = 's2' WHERE deal_id = 'd3';
                 INSERT INTO crm.stage_changes (project_id, connection_id, change_id, deal_id, changed_at, pipeline_id, stage_id) VALUES
                   ('school', 'amo', 'h1', 'd3', '2026-03-05 11:00+03', 'p1', 's3'), ('school', 'amo', 'h2', 'd2', '2026-03-04 11:00+03', 'p1', 's2');
+                INSERT INTO crm.stage_changes (project_id, connection_id, change_id, deal_id, changed_at, pipeline_id, stage_id, from_pipeline_id, from_stage_id)
+                VALUES ('school', 'amo', 'h3', 'd2', '2026-03-05 09:00+03', 'p1', '143', 'p1', 's3');
                 """)
         }
         try await bench.pool.withTransaction { try await ReportBuilder(project: Self.project).rebuild(days: nil, on: $0) }
@@ -57,7 +62,7 @@ import Testing
             SELECT amount::text, revenue::text, paid::text, expected::text, cost_of_goods::text, manager, stage, link_rule FROM report.deals WHERE deal_id = 'd1'
             """)[0]
         #expect(try (0...7).map { try deal.decode(String.self, $0) } == [
-            "9836.0655737705", "8360.6557377049", "8360.6557377049", "1475.4098360656", "1967.2131147541", "Анна", "Успешно", "request_id"])
+            "9836.0655737705", "8360.6557377049", "8360.6557377049", "983.606557377", "1967.2131147541", "Анна", "Успешно", "request_id"])
         let leads = try await bench.pool.query("""
             SELECT request_id, coalesce(duplicate_of, '-'), coalesce(manager, '-'), qualified, non_target, deals, sales, revenue::text
             FROM report.leads ORDER BY request_id
@@ -66,8 +71,8 @@ import Testing
             column == 3 || column == 4 ? String(try row.decode(Bool.self, column)) : try row.decode(String.self, column)
         } } == [
             ["r1", "-", "Анна", "true", "false", "1", "1", "8360.6557377049"],
-            ["r2", "r1", "Анна", "false", "false", "0", "0", "0"],
-            ["r3", "-", "-", "false", "true", "1", "0", "0"],
+            ["r2", "r1", "-", "false", "false", "0", "0", "0"],
+            ["r3", "-", "-", "true", "true", "1", "0", "0"],
             ["r4", "-", "-", "true", "false", "1", "0", "0"],
         ])
         let managers = try await bench.pool.query("""
@@ -80,8 +85,8 @@ import Testing
             SELECT DISTINCT sum(revenue)::text, sum(qualified_leads)::text, sum(leads)::text, sum(cost_of_goods)::text FROM mart.channel_report GROUP BY model
             """)
         #expect(totals.count == 1)
-        #expect(try (0...3).map { try totals[0].decode(String.self, $0) }.map { "\(Decimal(string: $0)!)" } == ["8360.6557377049", "2", "3", "1967.2131147541"])
-        // Cohorts: the received money by payment month, the rest expected without a date.
+        #expect(try (0...3).map { try totals[0].decode(String.self, $0) }.map { "\(Decimal(string: $0)!)" } == ["8360.6557377049", "3", "3", "1967.2131147541"])
+        // Cohorts: the received money by payment month, the instalment due in its month.
         let cohorts = try await bench.pool.query("""
             SELECT coalesce(payment_month::text, '-'), revenue_paid::text, revenue_expected::text FROM mart.cohort_payments
             WHERE model = 'first_click' ORDER BY 1
@@ -89,7 +94,7 @@ import Testing
         let cohortTable = try cohorts.map { row in
             [try row.decode(String.self, 0)] + (try (1...2).map { "\(Decimal(string: try row.decode(String.self, $0))!)" })
         }
-        #expect(cohortTable == [["-", "0", "1475.4098360656"], ["2026-03-01", "8360.6557377049", "0"]])
+        #expect(cohortTable == [["2026-03-01", "8360.6557377049", "0"], ["2026-04-01", "0", "983.606557377"]])
 
         // A rate that is missing fails the rebuild naming the deal and the day, and writes nothing.
         try await bench.pool.query("UPDATE crm.deals SET currency = 'EUR' WHERE deal_id = 'd3'")

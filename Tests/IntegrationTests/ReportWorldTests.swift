@@ -39,10 +39,11 @@ import Testing
 
     static func truth(_ world: World) -> Truth {
         let won = world.deals.filter { $0.status == "won" }
-        let linked = world.deals.filter { $0.truth != nil }
         return Truth(
             leads: Decimal(world.leads.filter { $0.duplicateOf == nil }.count),
-            deals: Decimal(linked.count + won.filter { $0.truth == nil }.count),
+            // Every deal that is not excluded (the world has none excluded): a lead's, or on
+            // (unknown) when it links to no lead.
+            deals: Decimal(world.deals.count),
             sales: Decimal(won.count),
             revenue: Decimal(won.flatMap(\.payments).filter(\.paid).map(\.amount).reduce(0, +)) / 100,
             expected: Decimal(won.flatMap(\.payments).filter { !$0.paid }.map(\.amount).reduce(0, +)) / 100,
@@ -94,6 +95,9 @@ import Testing
             #expect(try Self.decimal(row, 1) == truth.revenue)
             #expect(try Self.decimal(row, 2) == Decimal(world.customerTruth.count))
         }
+        // MER is revenue / spend wherever there is spend (0 on a channel that won no customer).
+        #expect(try await bench.pool.query("SELECT count(*) FROM mart.ltv_report WHERE spend > 0 AND mer IS NULL")[0].decode(Int.self, 0) == 0)
+        #expect(try await bench.pool.query("SELECT count(*) FROM mart.ltv_report WHERE spend > 0")[0].decode(Int.self, 0) > 0)
         // The manager report counts every lead once: non-duplicates as leads, duplicates apart.
         let managers = try await bench.pool.query("SELECT sum(leads)::text, sum(duplicate_leads)::text, sum(sales)::text FROM mart.manager_report")[0]
         #expect(try Self.decimal(managers, 0) == truth.leads)
