@@ -202,6 +202,7 @@ let package = Package(
 
         .testTarget(name: "UnitTests", dependencies: [
             "Domain", "Settings", "Runtime", "Schema", "Postgres", "AMQP", "YandexDirect", "Collection", "ManualCosts", "AmoCRM", "DealSync", "Tracker", "Identity", "Attribution",
+            "Aggregation",
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",

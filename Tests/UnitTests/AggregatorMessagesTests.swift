@@ -1,0 +1,55 @@
+import Aggregation
+import Domain
+import Foundation
+import Runtime
+import Settings
+import Testing
+
+/// What the aggregator makes of its messages (issue 6): a batch's days per project, coalesced,
+/// and bad messages refused naming what is wrong (the runtime dead-letters them with the reason).
+@Suite struct AggregatorMessagesTests {
+    struct Dirty: Encodable { let leads: [String]; let deals: [String]; let days: [String] }
+    struct Spend: Encodable { let source: String; let account: String; let from: String; let to: String; let run: UUID }
+
+    static func envelope(_ type: String, project: String = "school", _ payload: some Encodable) throws -> Envelope {
+        try Envelope(decoding: Envelope.encode(type: type, project: project, payload: payload))
+    }
+
+    static func day(_ text: String) -> LocalDay { LocalDay(iso: text)! }
+
+    @Test func aBurstOfMessagesBecomesOneSetOfDaysPerProject() throws {
+        let batch = [
+            try Self.envelope(ClusterTopology.attributionDirty, Dirty(leads: ["r1"], deals: [], days: ["2026-03-02", "2026-03-03"])),
+            try Self.envelope(ClusterTopology.attributionDirty, Dirty(leads: ["r2"], deals: [], days: ["2026-03-03"])),
+            try Self.envelope(ClusterTopology.spendUpdated, Spend(source: "yandex", account: "a", from: "2026-03-03", to: "2026-03-05", run: UUID())),
+            try Self.envelope(ClusterTopology.attributionDirty, project: "shop", Dirty(leads: [], deals: ["amo/7"], days: ["2026-03-01"])),
+        ]
+        let partitions = try AggregatorHandler.partitions(of: batch)
+        #expect(partitions == [
+            "school": [Self.day("2026-03-02"), Self.day("2026-03-03"), Self.day("2026-03-04"), Self.day("2026-03-05")],
+            "shop": [Self.day("2026-03-01")],
+        ])
+    }
+
+    @Test func badMessagesAreRefusedNamingWhatIsWrong() throws {
+        let cases: [(Envelope, String)] = [
+            (try Self.envelope(ClusterTopology.attributionDirty, Dirty(leads: [], deals: [], days: ["2026-02-30"])), "days: '2026-02-30' is not a date"),
+            (try Self.envelope(ClusterTopology.spendUpdated, Spend(source: "y", account: "a", from: "2026-03-05", to: "2026-03-01", run: UUID())),
+             "from/to: '2026-03-05'..'2026-03-01' is not a range of dates"),
+            (try Self.envelope(ClusterTopology.spendUpdated, Spend(source: "y", account: "a", from: "2000-01-01", to: "2026-03-01", run: UUID())),
+             "spans more than ten years"),
+            (try Self.envelope(ClusterTopology.eventsTracked, TrackedBatch()), "the aggregator does not take events.tracked messages"),
+        ]
+        for (envelope, problem) in cases {
+            #expect { try AggregatorHandler.partitions(of: [envelope]) } throws: { "\($0)".contains(problem) }
+        }
+    }
+
+    @Test func aCRMSourceWithAnUnreadableStageMappingStopsTheAggregatorNamingIt() {
+        let project = Project(id: "school", name: "School", sources: [Source(id: "amo", kind: "amocrm", options: ["status.142": "sold"])])
+        #expect { try ReportBuilder(project: project) } throws: {
+            "\($0)".contains("project school, source amo") && "\($0)".contains("status.142")
+        }
+        #expect { try AggregatorHandler(projects: [project]) } throws: { "\($0)".contains("source amo") }
+    }
+}
