@@ -21,6 +21,8 @@ public struct ReportBuilder: Sendable {
     let timeZone: TimeZone
     let crm: [String: CRMRules]
     let vat: VATSchedule
+    /// utm_source (lower-cased) → the ad network's name (`AdNetworks.sourceNames`).
+    let sourceNames: [String: String]
 
     /// What the report needs of a CRM connection's options: its stage mapping, qualifying stages
     /// (`qualifying_stage.<pipeline>`) and non-target loss reasons (`non_target_loss_reasons`,
@@ -53,6 +55,7 @@ public struct ReportBuilder: Sendable {
             crm[source.id] = CRMRules(mapping: mapping, qualifying: qualifying, nonTargetReasons: Set(reasons))
         }
         self.crm = crm
+        sourceNames = AdNetworks.sourceNames(of: project)
     }
 
     /// What a rebuild wrote.
@@ -648,15 +651,21 @@ public struct ReportBuilder: Sendable {
         }
     }
 
+    /// "Yandex Direct — Агентство Альфа": the network's name for its utm_source, with the contractor.
+    static func label(source: String, contractor: String?, names: [String: String]) -> String {
+        (names[source.lowercased()] ?? source) + (contractor.map { " — \($0)" } ?? "")
+    }
+
     static func array(_ values: ArraySlice<ExactAmount>) -> String { "{" + values.map(\.description).joined(separator: ",") + "}" }
 
     func writeCells(_ cells: [CellKey: Cell], on connection: PGConnection) async throws {
         guard !cells.isEmpty else { return }
         let projectID = project.id
         let models = Self.models
+        let names = sourceNames
         try await connection.copyIn("""
             COPY report.cells (project_id, day, channel, contractor, source, medium, campaign, ad, keyword, impressions, clicks, spend, visits,
-                               leads, qualified_leads, deals, sales, revenue, cost_of_goods) FROM STDIN
+                               leads, qualified_leads, deals, sales, revenue, cost_of_goods, source_label) FROM STDIN
             """) { writer in
             for (key, cell) in cells {
                 writer.field(projectID)
@@ -675,6 +684,7 @@ public struct ReportBuilder: Sendable {
                 for metric in Metric.allCases {
                     writer.field(Self.array(cell.credited[(metric.rawValue * models)..<((metric.rawValue + 1) * models)]))
                 }
+                writer.field(Self.label(source: key.source, contractor: key.contractor, names: names))
                 try writer.endRow()
             }
         }

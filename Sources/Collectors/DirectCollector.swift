@@ -8,7 +8,7 @@ extension CollectorApp {
     /// `include_vat` (`false` by default: ask Direct for VAT-free costs), `window_days` (7),
     /// `chunk_days` (31), `links` (`off` skips reading ads and ad groups), plus the common ones (see `accounts(of:project:)`). Credential: `token`.
     public static func yandexDirect(logger: Logger) -> CollectorApp {
-        CollectorApp(kind: "yandex_direct", defaultUTMSource: "yandex") { source, _, _ in
+        CollectorApp(kind: "yandex_direct", defaultUTMSource: AdNetworks.defaultUTMSource(kind: "yandex_direct", otherwise: "yandex")) { source, _, _ in
             guard let token = source.credentials["token"] else {
                 throw SettingsError("source \(source.id): credentials.token is required")
             }

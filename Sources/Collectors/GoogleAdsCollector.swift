@@ -50,7 +50,7 @@ extension CollectorApp {
     /// `token_url`, `window_days` (30), `chunk_days` (31), `backoff_seconds`; `account` is the
     /// customer id.
     public static func googleAds(logger: Logger) -> CollectorApp {
-        CollectorApp(kind: "google_ads", defaultUTMSource: "google") { source, _, _ in
+        CollectorApp(kind: "google_ads", defaultUTMSource: AdNetworks.defaultUTMSource(kind: "google_ads", otherwise: "google")) { source, _, _ in
             func secret(_ name: String) throws -> String {
                 guard let value = source.credentials[name] else { throw SettingsError("source \(source.id): credentials.\(name) is required") }
                 return try value.resolve()

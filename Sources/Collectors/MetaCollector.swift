@@ -60,7 +60,7 @@ extension CollectorApp {
     /// `window_days` (28), `chunk_days` (31), `page_size` (500), `backoff_seconds`,
     /// `poll_seconds`, `links` (`off` skips reading creative URL tags); `account` is the ad account id (with or without `act_`).
     public static func meta(logger: Logger) -> CollectorApp {
-        CollectorApp(kind: "meta", defaultUTMSource: "facebook") { source, _, _ in
+        CollectorApp(kind: "meta", defaultUTMSource: AdNetworks.defaultUTMSource(kind: "meta", otherwise: "facebook")) { source, _, _ in
             guard let token = source.credentials["access_token"] else {
                 throw SettingsError("source \(source.id): credentials.access_token is required")
             }

@@ -88,7 +88,7 @@ extension CollectorApp {
     /// Options: `agency_client_name` (an agency's client), `window_days` (7), `backoff_seconds`.
     /// The token is stored in `spend.api_tokens` and reused across runs.
     public static func vkAds(flavor: VKAdsClient.Flavor, logger: Logger) -> CollectorApp {
-        CollectorApp(kind: flavor.rawValue, defaultUTMSource: flavor == .vkAds ? "vk" : "mytarget") { source, project, pool in
+        CollectorApp(kind: flavor.rawValue, defaultUTMSource: AdNetworks.defaultUTMSource(kind: flavor.rawValue, otherwise: flavor.rawValue)) { source, project, pool in
             func secret(_ name: String) throws -> String {
                 guard let value = source.credentials[name] else { throw SettingsError("source \(source.id): credentials.\(name) is required") }
                 return try value.resolve()

@@ -106,9 +106,12 @@ import Testing
         // contractor.
         let met = try await bench.pool.query("""
             SELECT count(*) FROM mart.channel_report WHERE model = 'linear' AND source = 'yandex' AND spend > 0 AND visits > 0
-              AND channel = 'paid_search' AND contractor = 'Агентство Альфа'
+              AND channel = 'paid_search' AND contractor = 'Агентство Альфа' AND source_label = 'Yandex Direct — Агентство Альфа'
             """)
         #expect(try met[0].decode(Int.self, 0) > 0)
+        // Other networks by name; sources that are no network as they are.
+        let labels = Set(try await bench.pool.query("SELECT DISTINCT source || ' → ' || source_label FROM report.cells").map { try $0.decode(String.self, 0) })
+        #expect(labels.isSuperset(of: ["vk → VK Ads", "google → Google Ads", "(direct) → (direct)"]), "\(labels)")
     }
 
     /// The aggregator's view of the database: every report row as text, sorted.

@@ -52,4 +52,19 @@ import Testing
         }
         #expect { try AggregatorHandler(projects: [project]) } throws: { "\($0)".contains("source amo") }
     }
+
+    @Test func reportsNameANetworksSourceByItsConfiguredOrDefaultUTMSource() {
+        let project = Project(id: "school", name: "School", sources: [
+            Source(id: "direct", kind: "yandex_direct", options: ["utm_source": "YaDirect"]),
+            Source(id: "vk", kind: "vk_ads"),
+            Source(id: "seo", kind: "manual_costs"),
+        ])
+        let names = AdNetworks.sourceNames(of: project)
+        #expect(names["yadirect"] == "Yandex Direct")
+        #expect(names["vk"] == "VK Ads")
+        #expect(names["facebook"] == "Meta")  // a network's default even when the project has no such source
+        #expect(names["seo"] == nil)
+        #expect(AdNetworks.defaultUTMSource(kind: "mytarget", otherwise: "x") == "mytarget")
+        #expect(AdNetworks.defaultUTMSource(kind: "manual_costs", otherwise: "manual") == "manual")
+    }
 }
