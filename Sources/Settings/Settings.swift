@@ -124,6 +124,9 @@ public struct Settings: Codable, Sendable, Equatable {
         var copy = self
         copy.databaseURL = Redaction.url(databaseURL)
         copy.amqpURL = Redaction.url(amqpURL)
-        return try YAMLEncoder().encode(copy)
+        // Names in the configuration are often Cyrillic: shown as written, not as \u escapes.
+        let encoder = YAMLEncoder()
+        encoder.options.allowUnicode = true
+        return try encoder.encode(copy)
     }
 }

@@ -50,6 +50,18 @@ import Testing
         #expect(!"\(token)".contains("secret") || "\(token)".contains("<secret from env"))
     }
 
+    @Test func theExampleConfigurationLoadsAndPrintsCyrillicNamesAsWritten() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let settings = try Settings.load(path: root.appendingPathComponent("docs/examples/analytics.yaml").path, environment: [:])
+        try settings.validate()
+        let school = try #require(settings.project("school"))
+        #expect(school.channels.rules.map(\.contractor) == ["Агентство Альфа", "Фрилансер Иванов", "Канал «Кодим»"])
+        #expect(school.attribution.halfLifeDays == 7)
+        let dump = try settings.redactedYAML()
+        #expect(dump.contains("contractor: Агентство Альфа"))
+        #expect(!dump.contains("\\u0410"))
+    }
+
     @Test func badValuesNameTheKey() {
         func message(_ text: String) -> String {
             do { _ = try Settings.parse(yaml: text).validate(); return "" } catch { return "\(error)" }
