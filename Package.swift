@@ -133,7 +133,7 @@ let package = Package(
         .target(name: "Attribution", dependencies: ["Domain", "Settings"]),
         // The aggregator's work on the store: credits, report cells, partitions.
         .target(name: "Aggregation", dependencies: [
-            "Attribution", "DealSync", "Domain", "Postgres", "Runtime", "Settings",
+            "Attribution", "Collection", "DealSync", "Domain", "Postgres", "Runtime", "Settings",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "aggregator", dependencies: [

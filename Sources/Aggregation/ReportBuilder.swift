@@ -1,4 +1,5 @@
 import Attribution
+import Collection
 import DealSync
 import Domain
 import Foundation
@@ -16,7 +17,7 @@ import Settings
 /// the project's lock exclusively; partitions take it shared, then their days' locks in order).
 public struct ReportBuilder: Sendable {
     public let project: Project
-    let credits: CreditRebuild
+    let credits: Credits
     let classifier: ChannelClassifier
     let timeZone: TimeZone
     let crm: [String: CRMRules]
@@ -37,7 +38,7 @@ public struct ReportBuilder: Sendable {
     public init(project: Project, vat: VATSchedule = .russia) throws {
         self.project = project
         self.vat = vat
-        credits = CreditRebuild(project: project)
+        credits = Credits(project: project)
         classifier = ChannelClassifier(project.channels)
         timeZone = TimeZone(identifier: project.timeZone) ?? TimeZone(identifier: "UTC")!
         var crm: [String: CRMRules] = [:]
@@ -219,7 +220,6 @@ public struct ReportBuilder: Sendable {
         var payments: [PaymentKey: [ExactAmount]] = [:]
         var leadRows: [LeadRow] = []
         leadRows.reserveCapacity(leads.count)
-        var dealChannels: [String: (first: String, last: String, visit: String?, at: Int64)] = [:]
         let models = Self.models
         for lead in leads {
             let own = (dealsOf[lead.requestID] ?? []).map { deals[$0] }
@@ -239,8 +239,6 @@ public struct ReportBuilder: Sendable {
             facts.paid = facts.revenue
             facts.nonTarget = !own.isEmpty && own.allSatisfy(\.nonTarget)
             leadRows.append(facts)
-            let first = lead.credits.first!, last = lead.credits.last!
-            dealChannels[lead.requestID] = (first.channel, last.channel, lead.visitID, lead.occurredAt)
 
             // Credited figures on the lead's day.
             var amounts = [ExactAmount](repeating: .zero, count: Metric.allCases.count)
@@ -338,9 +336,10 @@ public struct ReportBuilder: Sendable {
             """, [project.id] + scope.parameters + [deals.map(\.connectionID), deals.map(\.dealID)])
 
         let creditRows = leads.flatMap(\.credits)
-        try await CreditRebuild.write(creditRows, project: project.id, on: connection)
+        try await Credits.write(creditRows, project: project.id, on: connection)
         try await writeLeads(leadRows, on: connection)
-        try await writeDeals(deals, channels: dealChannels, unknownChannel: unknownChannel.channel, on: connection)
+        try await writeDeals(deals, leads: Dictionary(uniqueKeysWithValues: leads.map { ($0.requestID, $0) }), unknownChannel: unknownChannel.channel,
+                             on: connection)
         try await writeCells(cells, on: connection)
         try await writePayments(payments, on: connection)
 
@@ -475,9 +474,13 @@ public struct ReportBuilder: Sendable {
 
         var keys: [(String, String)] = []
         var currencies = Set<String>()
+        // The instants amounts are converted on: closes (else last updates) and payments.
+        var instants = (first: Int64.max, last: Int64.min)
+        func note(_ instant: Int64) { instants = (min(instants.first, instant), max(instants.last, instant)) }
         for row in rows {
             keys.append((try row.decode(String.self, 0), try row.decode(String.self, 1)))
             currencies.insert(try row.decode(String.self, 11))
+            note(try row.decode(Int64?.self, 9) ?? row.decode(Int64.self, 21))
         }
         var paymentsOf: [String: [(kind: String, amount: String, currency: String, at: Int64?, origin: String)]] = [:]
         let dealFilter = filter == "true" ? "true" : "(p.connection_id, p.deal_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
@@ -487,10 +490,15 @@ public struct ReportBuilder: Sendable {
             """, filter == "true" ? [project.id] : [project.id, keys.map(\.0), keys.map(\.1)]) {
             let currency = try row.decode(String.self, 4)
             currencies.insert(currency)
+            if let at = try row.decode(Int64?.self, 5) { note(at) }
             paymentsOf["\(try row.decode(String.self, 0))/\(try row.decode(String.self, 1))", default: []].append(
                 (try row.decode(String.self, 2), try row.decode(String.self, 3), currency, try row.decode(Int64?.self, 5), try row.decode(String.self, 6)))
         }
-        let money = try await ReportMoney.load(target: project.currency, currencies: currencies, vat: vat, on: connection)
+        // Rates only when some amount is in another currency.
+        let rates = currencies.subtracting([project.currency]).isEmpty ? ExchangeRates(target: project.currency)
+            : try await ExchangeRateStore.load(target: project.currency, from: day(ofMicros: instants.first), to: day(ofMicros: instants.last),
+                                               on: connection)
+        let money = ReportMoney(target: project.currency, rates: rates, vat: vat)
 
         var deals: [Deal] = []
         deals.reserveCapacity(rows.count)
@@ -557,7 +565,7 @@ public struct ReportBuilder: Sendable {
     // MARK: - writing
 
     struct LeadRow {
-        var lead: CreditRebuild.Lead
+        var lead: Credits.Lead
         var manager: String?
         var qualified = false
         var nonTarget = false
@@ -568,7 +576,7 @@ public struct ReportBuilder: Sendable {
         var paid = ExactAmount.zero
         var expected = ExactAmount.zero
 
-        init(lead: CreditRebuild.Lead, manager: String?) {
+        init(lead: Credits.Lead, manager: String?) {
             self.lead = lead
             self.manager = manager
         }
@@ -609,7 +617,8 @@ public struct ReportBuilder: Sendable {
         }
     }
 
-    func writeDeals(_ deals: [Deal], channels: [String: (first: String, last: String, visit: String?, at: Int64)], unknownChannel: String,
+    /// A deal of no lead sits on its creation day, the others on their lead's.
+    func writeDeals(_ deals: [Deal], leads: [String: Credits.Lead], unknownChannel: String,
                     on connection: PGConnection) async throws {
         guard !deals.isEmpty else { return }
         let projectID = project.id
@@ -620,8 +629,8 @@ public struct ReportBuilder: Sendable {
                                last_touch_channel, lead_at, customer_id) FROM STDIN
             """) { writer in
             for deal in deals {
-                let lead = deal.lead.flatMap { channels[$0] }
-                let day = LocalDay.of(micros: lead?.at ?? deal.createdAt, in: zone)
+                let lead = deal.lead.flatMap { leads[$0] }
+                let day = lead?.day ?? LocalDay.of(micros: deal.createdAt, in: zone)
                 writer.field(projectID)
                 writer.field(deal.connectionID)
                 writer.field(deal.dealID)
@@ -641,10 +650,10 @@ public struct ReportBuilder: Sendable {
                 writer.field(deal.product)
                 writer.field(deal.lead)
                 writer.field(deal.rule)
-                writer.field(lead?.visit)
-                writer.field(lead?.first ?? unknownChannel)
-                writer.field(lead?.last ?? unknownChannel)
-                writer.field(microseconds: lead?.at)
+                writer.field(lead?.visitID)
+                writer.field(lead?.credits.first?.channel ?? unknownChannel)
+                writer.field(lead?.credits.last?.channel ?? unknownChannel)
+                writer.field(microseconds: lead?.occurredAt)
                 writer.field(deal.customerID)
                 try writer.endRow()
             }
@@ -713,10 +722,3 @@ public struct ReportBuilder: Sendable {
 /// Changes a value in place (a dictionary entry through its `default:` subscript is modified
 /// without copying it out and back).
 @inline(__always) func modify<T>(_ value: inout T, _ body: (inout T) -> Void) { body(&value) }
-
-extension LocalDay {
-    /// The day of an instant given in microseconds since the epoch.
-    static func of(micros: Int64, in timeZone: TimeZone) -> LocalDay {
-        LocalDay(Date(timeIntervalSince1970: Double(micros) / 1_000_000), in: timeZone)
-    }
-}

@@ -1,7 +1,6 @@
 import Attribution
 import Domain
 import Foundation
-import Postgres
 
 /// CRM amounts into the project's reporting currency, VAT removed where the connection says
 /// amounts include it (domain.md definitions 10, 14, 15): converted at the day's rate, kept to
@@ -10,22 +9,6 @@ struct ReportMoney: Sendable {
     let target: String
     let rates: ExchangeRates
     let vat: VATSchedule
-
-    /// Reads the rates of `currencies` into `target` (none needed when every amount is in it).
-    static func load(target: String, currencies: Set<String>, vat: VATSchedule, on connection: PGConnection) async throws -> ReportMoney {
-        var rates = ExchangeRates(target: target)
-        let foreign = currencies.subtracting([target]).sorted()
-        if !foreign.isEmpty {
-            for row in try await connection.query("""
-                SELECT currency, day::text, rate::text FROM core.exchange_rates WHERE target = $1 AND currency = ANY($2) ORDER BY currency, day
-                """, [target, foreign]) {
-                guard let day = LocalDay(iso: try row.decode(String.self, 1)),
-                      let rate = Decimal(string: try row.decode(String.self, 2), locale: Self.posix) else { continue }
-                rates.add(try row.decode(String.self, 0), on: day, rate: rate)
-            }
-        }
-        return ReportMoney(target: target, rates: rates, vat: vat)
-    }
 
     static let posix = Locale(identifier: "en_US_POSIX")
 

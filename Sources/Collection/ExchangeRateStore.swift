@@ -69,8 +69,13 @@ public enum ExchangeRateStore {
 
     /// Every rate into `target` from `from - maximumAge` days through `to`.
     public static func load(target: String, from: LocalDay, to: LocalDay, pool: PGPool) async throws -> ExchangeRates {
+        try await pool.withConnection { try await load(target: target, from: from, to: to, on: $0) }
+    }
+
+    /// The same on `connection` (inside the caller's transaction, if any).
+    public static func load(target: String, from: LocalDay, to: LocalDay, on connection: PGConnection) async throws -> ExchangeRates {
         var rates = ExchangeRates(target: target)
-        let rows = try await pool.query(
+        let rows = try await connection.query(
             "SELECT currency, day::text, rate FROM core.exchange_rates WHERE target = $1 AND day BETWEEN $2::date AND $3::date",
             [target, from.advanced(by: -rates.maximumAge).description, to.description])
         for row in rows {

@@ -33,6 +33,11 @@ public struct LocalDay: Hashable, Comparable, Sendable, CustomStringConvertible,
     }
 
     /// The day an instant falls on in `timeZone` (daylight-saving rules included).
+    /// The day of an instant given in microseconds since the epoch.
+    public static func of(micros: Int64, in timeZone: TimeZone) -> LocalDay {
+        LocalDay(Date(timeIntervalSince1970: Double(micros) / 1_000_000), in: timeZone)
+    }
+
     public init(_ instant: Date, in timeZone: TimeZone) {
         let offset = Int64(timeZone.secondsFromGMT(for: instant))
         let local = Int64((instant.timeIntervalSince1970).rounded(.down)) + offset

@@ -377,7 +377,7 @@ struct LinkPass {
     }
 
     func day(_ micros: Int64) -> LocalDay {
-        LocalDay(Date(timeIntervalSince1970: Double(micros / 1_000_000)), in: settings.timeZone)
+        LocalDay.of(micros: micros, in: settings.timeZone)
     }
 
     /// Recomputes the touches of these leads and rewrites those that differ.

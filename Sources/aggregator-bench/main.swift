@@ -58,30 +58,11 @@ try await pool.query("ANALYZE crm.deals, crm.contacts, crm.payments, spend.facts
 
 log("linking with the identity resolver's handler")
 let handler = IdentityHandler(projects: [project])
-enum Record { case visit(TrackedVisit), lead(TrackedLead) }
-let records = (world.visits.map { (Timestamp.micros(Timestamp.parse($0.occurredAt)!), Record.visit($0)) }
-    + world.leads.map { (Timestamp.micros(Timestamp.parse($0.tracked.occurredAt)!), Record.lead($0.tracked)) }).sorted { $0.0 < $1.0 }
 let linkStart = ContinuousClock.now
-for start in stride(from: 0, to: records.count, by: 5000) {
-    var batch = TrackedBatch()
-    for (_, record) in records[start..<min(records.count, start + 5000)] {
-        switch record {
-        case .visit(let visit): batch.visits.append(visit)
-        case .lead(let lead): batch.leads.append(lead)
-        }
-    }
-    let envelope = try Envelope(decoding: Envelope.encode(type: ClusterTopology.eventsTracked, project: world.spec.project, payload: batch))
+for (index, message) in try world.messageBodies(recordsPerMessage: 5000).enumerated() {
+    let envelope = try Envelope(decoding: message.body)
     try await pool.withTransaction { try await handler.handle([envelope], on: $0, logger: logger) }
-    if start % 200_000 == 0 { log("\(start) of \(records.count) records") }
-}
-struct Changed: Encodable { let connection: String; let crm: String; let deals: [String] }
-for (connection, group) in Dictionary(grouping: world.deals, by: \.connection).sorted(by: { $0.key < $1.key }) {
-    for start in stride(from: 0, to: group.count, by: 1000) {
-        let envelope = try Envelope(decoding: Envelope.encode(
-            type: ClusterTopology.dealChanged, project: world.spec.project,
-            payload: Changed(connection: connection, crm: group[0].crm.rawValue, deals: group[start..<min(group.count, start + 1000)].map(\.id))))
-        try await pool.withTransaction { try await handler.handle([envelope], on: $0, logger: logger) }
-    }
+    if index % 40 == 0 { log("message \(index)") }
 }
 try await pool.query("DELETE FROM runtime.outbox")
 try await pool.query("VACUUM ANALYZE")

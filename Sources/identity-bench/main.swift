@@ -45,28 +45,7 @@ try await pool.withTransaction { try await world.storeCRM(on: $0) }
 try await pool.query("ANALYZE crm.deals, crm.contacts")
 
 log("encoding messages")
-enum Record { case visit(TrackedVisit), lead(TrackedLead) }
-let records = (world.visits.map { (Timestamp.micros(Timestamp.parse($0.occurredAt)!), Record.visit($0)) }
-    + world.leads.map { (Timestamp.micros(Timestamp.parse($0.tracked.occurredAt)!), Record.lead($0.tracked)) }).sorted { $0.0 < $1.0 }
-var bodies: [(key: String, body: [UInt8])] = []
-for start in stride(from: 0, to: records.count, by: perMessage) {
-    var batch = TrackedBatch()
-    for (_, record) in records[start..<min(records.count, start + perMessage)] {
-        switch record {
-        case .visit(let visit): batch.visits.append(visit)
-        case .lead(let lead): batch.leads.append(lead)
-        }
-    }
-    bodies.append((ClusterTopology.eventsTracked, try Envelope.encode(type: ClusterTopology.eventsTracked, project: world.spec.project, payload: batch)))
-}
-struct Changed: Encodable { let connection: String; let crm: String; let deals: [String] }
-for (connection, group) in Dictionary(grouping: world.deals, by: \.connection).sorted(by: { $0.key < $1.key }) {
-    for start in stride(from: 0, to: group.count, by: 1000) {
-        let ids = group[start..<min(group.count, start + 1000)].map(\.id)
-        bodies.append((ClusterTopology.dealChanged, try Envelope.encode(type: ClusterTopology.dealChanged, project: world.spec.project,
-                                                                        payload: Changed(connection: connection, crm: group[0].crm.rawValue, deals: ids))))
-    }
-}
+let bodies = try world.messageBodies(recordsPerMessage: perMessage)
 let megabytes = Double(bodies.reduce(0) { $0 + $1.body.count }) / 1_048_576
 print("messages: \(bodies.count) (\(perMessage) records each, deal changes 1,000 a message), \(String(format: "%.0f", megabytes)) MiB")
 
@@ -116,7 +95,7 @@ let publisher = AMQPPublisher(configuration: amqp, topology: ClusterTopology.all
 let publishing = Task {
     for slice in stride(from: 0, to: bodies.count, by: 200) {
         try await publisher.publish(bodies[slice..<min(bodies.count, slice + 200)].map {
-            AMQPMessage(exchange: ClusterTopology.exchange, routingKey: $0.key, body: $0.body, messageID: UUID().uuidString)
+            AMQPMessage(exchange: ClusterTopology.exchange, routingKey: $0.routingKey, body: $0.body, messageID: UUID().uuidString)
         })
     }
 }

@@ -4,10 +4,11 @@ import Foundation
 import Postgres
 import Settings
 
-/// Recomputes `report.credits`: every touch of the chosen leads with its seven weights, report
-/// keys, channel and contractor (docs/aggregator.md). Touches are the identity resolver's
+/// The credits of leads: every touch with its seven weights, report keys, channel and contractor
+/// (docs/aggregator.md), read from the stored paths; `ReportBuilder` writes them to
+/// `report.credits` with the rest of a partition. Touches are the identity resolver's
 /// (`journey.touches`); a lead without any has its one `(unknown)` touch.
-public struct CreditRebuild: Sendable {
+public struct Credits: Sendable {
     public let project: Project
     public let halfLifeDays: Double
     let classifier: ChannelClassifier
@@ -150,21 +151,5 @@ public struct CreditRebuild: Sendable {
                 try writer.endRow()
             }
         }
-    }
-
-    /// Recomputes the credits of `requestIDs` (nil: every lead of the project) inside the
-    /// caller's transaction; returns the rows written. Leads that no longer exist lose theirs.
-    @discardableResult
-    public func run(requestIDs: [String]? = nil, on connection: PGConnection) async throws -> [Row] {
-        let rows = if let requestIDs { try await leads(where: "l.request_id = ANY($2)", [requestIDs], on: connection) }
-            else { try await leads(where: "true", [], on: connection) }
-        let written = rows.flatMap(\.credits)
-        if let requestIDs {
-            try await connection.execute("DELETE FROM report.credits WHERE project_id = $1 AND request_id = ANY($2)", [project.id, requestIDs])
-        } else {
-            try await connection.execute("DELETE FROM report.credits WHERE project_id = $1", [project.id])
-        }
-        try await Self.write(written, project: project.id, on: connection)
-        return written
     }
 }
