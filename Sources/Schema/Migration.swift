@@ -38,7 +38,5 @@ public struct Migration: Sendable, Equatable {
         Migration(version: 11, name: "report", bytes: PackageResources.V0011__report_sql),
         Migration(version: 12, name: "bi_logins", bytes: PackageResources.V0012__bi_logins_sql),
         Migration(version: 13, name: "report_facts", bytes: PackageResources.V0013__report_facts_sql),
-        Migration(version: 14, name: "report_mends", bytes: PackageResources.V0014__report_mends_sql),
-        Migration(version: 15, name: "source_labels", bytes: PackageResources.V0015__source_labels_sql),
     ]
 }

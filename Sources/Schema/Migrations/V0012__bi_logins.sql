@@ -14,7 +14,18 @@ BEGIN
     IF length(password) < 12 THEN
         RAISE EXCEPTION 'the password must have at least 12 characters' USING ERRCODE = '22023';
     END IF;
-    EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION PASSWORD %L', login, password);
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = login) THEN
+        RAISE EXCEPTION 'a role named "%" exists already', login USING ERRCODE = '42710';
+    END IF;
+    EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION', login);
+    -- The password goes in a statement of its own whose failure is re-raised without the
+    -- statement: an error's context would otherwise carry the password to the client and the
+    -- server log.
+    BEGIN
+        EXECUTE format('ALTER ROLE %I PASSWORD %L', login, password);
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'setting the password of "%" failed: %', login, SQLERRM USING ERRCODE = SQLSTATE;
+    END;
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), login);
     -- The views are security_invoker: their reader needs the report tables too, which
     -- row-level security filters to the login's project.

@@ -152,22 +152,31 @@ CREATE VIEW mart.manager_report WITH (security_invoker = true) AS
 SELECT r.*,
        r.sales::numeric / NULLIF(r.leads, 0) AS lead_to_sale
 FROM (
-    SELECT l.project_id, l.day, coalesce(l.manager, '(none)') AS manager,
-           count(*) FILTER (WHERE l.duplicate_of IS NULL) AS leads,
-           sum(l.deals) AS deals, sum(l.sales) AS sales, sum(l.revenue) AS revenue,
-           count(*) FILTER (WHERE l.duplicate_of IS NOT NULL) AS duplicate_leads,
-           count(*) FILTER (WHERE l.non_target AND l.duplicate_of IS NULL) AS non_target_leads
-    FROM report.leads l
-    GROUP BY l.project_id, l.day, coalesce(l.manager, '(none)')
+    SELECT u.project_id, u.day, u.manager,
+           sum(u.leads)::bigint AS leads, sum(u.deals)::bigint AS deals, sum(u.sales)::bigint AS sales, sum(u.revenue) AS revenue,
+           sum(u.duplicate_leads)::bigint AS duplicate_leads, sum(u.non_target_leads)::bigint AS non_target_leads
+    FROM (
+        SELECT l.project_id, l.day,
+               coalesce(CASE WHEN l.duplicate_of IS NULL THEN l.manager ELSE root.manager END, '(none)') AS manager,
+               (l.duplicate_of IS NULL)::int AS leads, l.deals, l.sales, l.revenue,
+               (l.duplicate_of IS NOT NULL)::int AS duplicate_leads, (l.non_target AND l.duplicate_of IS NULL)::int AS non_target_leads
+        FROM report.leads l
+        LEFT JOIN report.leads root ON root.project_id = l.project_id AND root.request_id = l.duplicate_of
+        UNION ALL
+        SELECT d.project_id, d.day, coalesce(d.manager, '(none)'), 0, (d.status <> 'excluded')::int, (d.status = 'won')::int, d.revenue, 0, 0
+        FROM report.deals d
+        WHERE d.lead_request_id IS NULL
+    ) u
+    GROUP BY u.project_id, u.day, u.manager
 ) r;
-COMMENT ON VIEW mart.manager_report IS 'Leads, deals, sales and revenue per day (the lead''s) and manager (of the lead''s earliest deal; a duplicate takes its chain''s first lead''s), with duplicate and non-target leads.';
+COMMENT ON VIEW mart.manager_report IS 'Leads, deals, sales and revenue per day and manager: a lead''s day and its earliest deal''s manager (a duplicate: its chain''s first lead''s); deals of no lead on their creation day under their own manager. With duplicate and non-target leads.';
 COMMENT ON COLUMN mart.manager_report.project_id IS 'The project.';
 COMMENT ON COLUMN mart.manager_report.day IS 'The lead''s day in the project''s time zone.';
 COMMENT ON COLUMN mart.manager_report.manager IS 'The manager''s name; (none) for leads without a deal.';
 COMMENT ON COLUMN mart.manager_report.leads IS 'Non-duplicate leads.';
-COMMENT ON COLUMN mart.manager_report.deals IS 'Their deals that are not excluded.';
-COMMENT ON COLUMN mart.manager_report.sales IS 'Their won deals.';
-COMMENT ON COLUMN mart.manager_report.revenue IS 'Payments received on their won deals, net of refunds.';
+COMMENT ON COLUMN mart.manager_report.deals IS 'Deals that are not excluded: the leads'' and, on their creation day, those of no lead.';
+COMMENT ON COLUMN mart.manager_report.sales IS 'Won deals (of the leads, and of no lead).';
+COMMENT ON COLUMN mart.manager_report.revenue IS 'Payments received on the won deals, net of refunds.';
 COMMENT ON COLUMN mart.manager_report.lead_to_sale IS 'sales / leads; NULL without leads.';
 COMMENT ON COLUMN mart.manager_report.duplicate_leads IS 'Duplicate leads (domain.md definition 6).';
 COMMENT ON COLUMN mart.manager_report.non_target_leads IS 'Leads whose deals were all lost with a non-target loss reason.';
@@ -298,7 +307,7 @@ SELECT coalesce(g.project_id, s.project_id) AS project_id, coalesce(g.model, s.m
        coalesce(g.revenue, 0) AS revenue,
        g.revenue / NULLIF(g.customers, 0) AS ltv,
        coalesce(g.repeat_customers, 0) / NULLIF(g.paying_customers, 0) AS repeat_rate,
-       g.revenue / NULLIF(s.spend, 0) AS mer
+       coalesce(g.revenue, 0) / NULLIF(s.spend, 0) AS mer
 FROM grouped g
 FULL JOIN spend s ON s.project_id = g.project_id AND s.model = g.model AND s.month = g.month AND s.channel = g.channel;
 COMMENT ON VIEW mart.ltv_report IS 'Customers by acquisition month × channel, credited per model to the acquisition lead''s touches: CAC, LTV to date, repeat rate and MER.';
