@@ -31,6 +31,7 @@ let package = Package(
         .executable(name: "tracker", targets: ["tracker"]),
         .executable(name: "identity-resolver", targets: ["identity-resolver"]),
         .executable(name: "aggregator", targets: ["aggregator"]),
+        .executable(name: "demo", targets: ["demo"]),
     ] + collectors.map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -158,13 +159,32 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // What operators and marketers read: reports from the mart views, the cluster's status.
+        .target(name: "Reporting", dependencies: [
+            "Attribution", "AMQP", "Domain", "Postgres", "Runtime", "Settings",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         // The operator CLI's commands, as a library so tests call them in-process too.
         .target(name: "OperatorCLI", dependencies: [
-            "Postgres", "Schema", "Settings", "Runtime", "Collection", "Domain", "DealSync", "AMQP", "Aggregation",
+            "Postgres", "Schema", "Settings", "Runtime", "Collection", "Domain", "DealSync", "AMQP", "Aggregation", "Reporting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "analytics", dependencies: ["OperatorCLI"]),
+
+        // The main job: the sandbox world, the cluster's processes, the report against the truth.
+        .target(name: "Demo", dependencies: [
+            "Domain", "Postgres", "Reporting", "Sandbox", "Settings",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "demo", dependencies: [
+            "Demo", "Reporting",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // The runtime's test worker: counters with non-idempotent writes, used by the kill,
         // restart, dead-letter and shutdown tests.
@@ -207,6 +227,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
             "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24", "DealSync", "Tracker", "Identity", "Attribution", "Aggregation",
+            "Reporting", "Demo",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ]

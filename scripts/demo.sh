@@ -1,70 +1,61 @@
 #!/usr/bin/env bash
-# scripts/demo.sh - the main job, as far as the cluster exists today (see README).
+# scripts/demo.sh - THE main job (README).
 #
-# Starts the local stack (installing what is missing), builds, applies the migrations, loads the
-# example configuration into the database, runs a worker of the runtime as its own process,
-# publishes a batch of messages to it, waits until every one is applied, shows the worker's
-# metrics, stops the worker with SIGTERM and the stack.
-#   scripts/demo.sh [MESSAGES]      (default 20000)
-#   KEEP_STACK=1 scripts/demo.sh    leave PostgreSQL and RabbitMQ running afterwards
+#   scripts/demo.sh [demo options]        e.g. --people 3000, --keep-running, --aggregators 3
+#
+# On a fresh machine: installs what is missing (Debian packages) and starts PostgreSQL and
+# RabbitMQ (with its management API) on loopback via scripts/stack.sh, builds every executable,
+# gives the run a fresh database `demo` and a fresh RabbitMQ vhost `demo`, then runs the `demo`
+# executable: the sandbox world (a month of an online school) served by the fakes of every ad
+# network and CRM, the cluster's executables as separate processes, every collector and
+# deal-sync against the fakes, the visits and leads posted to the tracker — and, once the mart is
+# current, the channel report sorted by ROMI, checked against the world's ground truth, with how
+# to connect a BI tool. The stack is stopped afterwards if this script started it
+# (KEEP_STACK=1 keeps it; --keep-running keeps the cluster too, until Ctrl-C).
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$REPO_ROOT"
-MESSAGES="${1:-20000}"
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
+command -v swift >/dev/null 2>&1 || { echo "demo.sh: swift not found (PATH or /opt/swift)" >&2; exit 1; }
 
-WORKER_PID=
+export RMQ_MGMT_PORT="${RMQ_MGMT_PORT:-15673}"
+STARTED_STACK=0
 cleanup() {
   local rc=$?
-  [ -n "$WORKER_PID" ] && kill -TERM "$WORKER_PID" 2>/dev/null && wait "$WORKER_PID" 2>/dev/null || true
-  [ "${KEEP_STACK:-0}" = 1 ] || scripts/stack.sh stop >/dev/null 2>&1 || true
+  if [ "$STARTED_STACK" = 1 ] && [ "${KEEP_STACK:-0}" != 1 ]; then
+    echo "== stopping the local stack"
+    scripts/stack.sh stop >/dev/null 2>&1 || true
+  fi
   exit "$rc"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-echo "== local stack (PostgreSQL + RabbitMQ on loopback)"
+echo "== local stack: PostgreSQL and RabbitMQ on loopback (installing what is missing)"
+scripts/stack.sh status >/dev/null 2>&1 || STARTED_STACK=1
 eval "$(scripts/stack.sh start)"
-export DATABASE_URL AMQP_URL
-echo "   DATABASE_URL=$DATABASE_URL"
-echo "   AMQP_URL=${AMQP_URL/guest:guest/guest:***}"
 
-echo "== build"
-swift build --product analytics >/dev/null
-swift build --product runtime-testbed >/dev/null
+echo "== build (the first build takes several minutes on 2 cores)"
+swift build 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | awk '/Compiling/ { n++; if (n % 40 == 1) print "   compiling ..." ; next } { print "   " $0 }'
+test "${PIPESTATUS[0]}" = 0
 BIN="$(swift build --show-bin-path)"
 
-echo "== migrations"
-"$BIN/analytics" migrate
-"$BIN/analytics" migrate --status | sed 's/^/   /'
+echo "== a fresh database 'demo' and RabbitMQ vhost 'demo'"
+psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS demo WITH (FORCE)" -c "CREATE DATABASE demo"
+scripts/stack.sh rmqctl delete_vhost demo >/dev/null 2>&1 || true
+scripts/stack.sh rmqctl add_vhost demo >/dev/null
+scripts/stack.sh rmqctl set_permissions -p demo guest ".*" ".*" ".*" >/dev/null
+DEMO_DATABASE_URL="${DATABASE_URL%/*}/demo"
+DEMO_AMQP_URL="${AMQP_URL%/*}/demo"
+MANAGEMENT=()
+if python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$RMQ_MGMT_PORT/api/overview', timeout=2)" 2>/dev/null \
+   || python3 -c "
+import sys, urllib.request as u, urllib.error as e
+try: u.urlopen('http://127.0.0.1:$RMQ_MGMT_PORT/api/overview', timeout=2)
+except e.HTTPError as x: sys.exit(0 if x.code == 401 else 1)
+except Exception: sys.exit(1)"; then
+  MANAGEMENT=(--management-url "http://guest:guest@127.0.0.1:$RMQ_MGMT_PORT")
+fi
 
-echo "== configuration (secrets shown as references only)"
-"$BIN/analytics" config show --config docs/examples/analytics.yaml | sed 's/^/   /'
-"$BIN/analytics" config apply --config docs/examples/analytics.yaml
-psql "$DATABASE_URL" -Atc "SELECT '   ' || project_id || ': ' || name || ' (' || time_zone || ', ' || currency || ')' FROM core.projects ORDER BY 1"
-
-echo "== a worker of the runtime, as its own process"
-psql "$DATABASE_URL" -qc "CREATE SCHEMA IF NOT EXISTS testbed; CREATE TABLE IF NOT EXISTS testbed.counters (key text PRIMARY KEY, total bigint NOT NULL); TRUNCATE testbed.counters"
-export TESTBED_QUEUE=demo.counters HTTP_PORT=19090 LOG_FORMAT=text LOG_LEVEL=warning
-"$BIN/runtime-testbed" & WORKER_PID=$!
-expected=$("$BIN/runtime-testbed" publish "$MESSAGES" | sed -E 's/.*expected total ([0-9]+).*/\1/')
-echo "   published $MESSAGES messages with publisher confirms (expected total $expected)"
-start=$(date +%s%N)
-while :; do
-  applied=$(psql "$DATABASE_URL" -Atc "SELECT coalesce(sum(total), 0) FROM testbed.counters")
-  printf '\r   applied %s of %s' "$applied" "$expected"
-  [ "$applied" -ge "$expected" ] && break
-  sleep 0.2
-done
-echo
-elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-printf '   all applied in %d.%03d s (exactly: %s)\n' $((elapsed_ms / 1000)) $((elapsed_ms % 1000)) \
-  "$([ "$applied" = "$expected" ] && echo yes || echo NO)"
-fetch() { if command -v curl >/dev/null; then curl -s "$1"; else python3 -c 'import sys,urllib.request as u
-try: print(u.urlopen(sys.argv[1]).read().decode(), end="")
-except Exception as e: print(getattr(e, "read", lambda: b"")().decode(), end="")' "$1"; fi; }
-echo "== worker metrics (http://127.0.0.1:$HTTP_PORT/metrics)"
-fetch "http://127.0.0.1:$HTTP_PORT/metrics" | grep -E '^worker_messages_(handled|dead_lettered)_total|^worker_batch_duration_seconds_count' | sed 's/^/   /'
-echo "   ready: $(fetch "http://127.0.0.1:$HTTP_PORT/ready")"
-echo "== stop the worker with SIGTERM (graceful)"
-kill -TERM "$WORKER_PID"; wait "$WORKER_PID" || true; WORKER_PID=
-echo "   stopped"
+"$BIN/demo" --database-url "$DEMO_DATABASE_URL" --amqp-url "$DEMO_AMQP_URL" "${MANAGEMENT[@]}" "$@"

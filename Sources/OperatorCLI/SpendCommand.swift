@@ -60,17 +60,3 @@ public struct SpendCommand: AsyncParsableCommand {
         }
     }
 }
-
-extension Decimal {
-    /// Rounded half away from zero to `places` decimals, printed with a point and `places` digits.
-    func text(places: Int) -> String {
-        var value = self
-        var rounded = Decimal()
-        NSDecimalRound(&rounded, &value, places, .plain)
-        var text = NSDecimalNumber(decimal: rounded).stringValue
-        let decimals = text.firstIndex(of: ".").map { text.distance(from: $0, to: text.endIndex) - 1 } ?? -1
-        if decimals < 0 && places > 0 { text += "." }
-        text += String(repeating: "0", count: max(0, places - max(decimals, 0)))
-        return text
-    }
-}

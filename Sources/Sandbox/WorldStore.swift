@@ -49,17 +49,18 @@ extension World {
 
     /// Stores the world's spend in `spend.facts` as a collector would after conversion (each
     /// row's cost taken as roubles, VAT-free: conversion is the collectors' concern), under the
-    /// keys its visits carry (definition 2).
+    /// keys its visits carry (definition 2) and the medium its links tag.
     public func storeSpend(on connection: PGConnection) async throws {
         let rows = spend
         try await connection.query("""
             INSERT INTO spend.facts (project_id, source_id, account, day, campaign_id, ad_group_id, ad_id, keyword_id, campaign_name, utm_source,
-                                     utm_campaign, utm_content, utm_term, impressions, clicks, cost_micros, currency, vat_included, spend)
-            SELECT $1, s, 'acc', d::date, ci, g, a, k, cn, s, cn, ct, NULLIF(t, ''), i, c, m, 'RUB', false, m::numeric / 1000000
+                                     utm_medium, utm_campaign, utm_content, utm_term, impressions, clicks, cost_micros, currency, vat_included, spend)
+            SELECT $1, s, 'acc', d::date, ci, g, a, k, cn, s, md, cn, ct, NULLIF(t, ''), i, c, m, 'RUB', false, m::numeric / 1000000
             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                        $11::int8[], $12::int8[], $13::int8[]) AS u(s, d, ci, g, a, k, cn, ct, t, i, c, m)
+                        $11::int8[], $12::int8[], $13::int8[], $14::text[]) AS u(s, d, ci, g, a, k, cn, ct, t, i, c, m, md)
             """, [spec.project, rows.map(\.ad.source), rows.map(\.day.description), rows.map(\.ad.campaignID), rows.map { $0.ad.groupID ?? "" },
                   rows.map(\.ad.adID), rows.map { $0.keywordID.map(String.init) ?? "" }, rows.map(\.ad.campaignName), rows.map(\.ad.content),
-                  rows.map { $0.keyword ?? "" }, rows.map(\.impressions), rows.map(\.clicks), rows.map(\.cost.value)])
+                  rows.map { $0.keyword ?? "" }, rows.map(\.impressions), rows.map(\.clicks), rows.map(\.cost.value),
+                  rows.map { row in Self.paidChannels.first { $0.source == row.ad.source }!.medium }])
     }
 }

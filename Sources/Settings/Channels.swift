@@ -93,24 +93,36 @@ public struct ChannelRule: Codable, Sendable, Equatable {
 ///
 /// ```yaml
 /// attribution:
-///   half_life_days: 7      # time decay: a touch this many days before the lead counts half
+///   half_life_days: 7                # time decay: a touch this many days before the lead counts half
+///   default_model: last_non_direct   # what `analytics report` and the dashboard show unless asked
 /// ```
 /// The lookback window is `linking.lookback_days`: the identity resolver picks the touches.
 public struct AttributionSettings: Codable, Sendable, Equatable {
     public var halfLifeDays: Double
+    public var defaultModel: String
 
-    enum CodingKeys: String, CodingKey { case halfLifeDays = "half_life_days" }
+    /// The models' names (the `model` column of the mart; `Attribution.AttributionModel`).
+    public static let models = ["first_click", "last_click", "last_non_direct", "last_paid", "linear", "position_based", "time_decay"]
 
-    public init(halfLifeDays: Double = 7) { self.halfLifeDays = halfLifeDays }
+    enum CodingKeys: String, CodingKey { case halfLifeDays = "half_life_days", defaultModel = "default_model" }
+
+    public init(halfLifeDays: Double = 7, defaultModel: String = "last_non_direct") {
+        self.halfLifeDays = halfLifeDays
+        self.defaultModel = defaultModel
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         halfLifeDays = try c.decodeIfPresent(Double.self, forKey: .halfLifeDays) ?? 7
+        defaultModel = try c.decodeIfPresent(String.self, forKey: .defaultModel) ?? "last_non_direct"
     }
 
     func validate(path: String) throws {
         guard halfLifeDays.isFinite, halfLifeDays >= 0.01, halfLifeDays <= 3650 else {
             throw SettingsError("\(path).half_life_days: \(halfLifeDays) is not between 0.01 and 3650")
+        }
+        guard Self.models.contains(defaultModel) else {
+            throw SettingsError("\(path).default_model: '\(defaultModel)' is not one of \(Self.models.joined(separator: ", "))")
         }
     }
 }

@@ -66,7 +66,7 @@ childEnvironment["HTTP_PORT"] = "0"
 childEnvironment["LOG_LEVEL"] = "warning"
 resolver.environment = childEnvironment
 let resolverLog = "/tmp/identity-bench-\(getpid()).log"
-FileManager.default.createFile(atPath: resolverLog, contents: nil)
+_ = FileManager.default.createFile(atPath: resolverLog, contents: nil)
 resolver.standardOutput = FileHandle(forWritingAtPath: resolverLog)
 resolver.standardError = FileHandle(forWritingAtPath: resolverLog)
 try resolver.run()

@@ -21,7 +21,7 @@ import Testing
         let vhost = TestStack.unique("agg")
         try TestStack.rabbitmqctl(["add_vhost", vhost])
         try TestStack.rabbitmqctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
-        defer { try? TestStack.rabbitmqctl(["delete_vhost", vhost]) }
+        defer { _ = try? TestStack.rabbitmqctl(["delete_vhost", vhost]) }
         let amqpURL = TestStack.amqpURL.replacingOccurrences(of: "/%2f", with: "/" + vhost)
         let amqp = try AMQPConfiguration(url: amqpURL)
         try await AMQPAdmin.declare(ClusterTopology.all, configuration: amqp)

@@ -1,6 +1,8 @@
+import Attribution
 import Collection
 import Domain
 import ManualCosts
+import Settings
 import Testing
 
 @Suite struct ManualCostSheetTests {
@@ -24,6 +26,29 @@ import Testing
                                         defaultCurrency: "USD", defaultVATIncluded: true)
         #expect(daily.rows.map(\.cost) == [Micros(decimal: "11.00")!, Micros(decimal: "1")!])
         #expect(daily.rows.allSatisfy { $0.currency == "USD" && $0.vatIncluded == true })
+    }
+
+    /// Costs of unpaid traffic (an SEO studio, a newsletter service) name their medium, so they
+    /// land in the channel of the visits they bought: SEO in organic search beside the visits
+    /// from yandex.ru, a newsletter in e-mail. Without a medium a cost is paid traffic.
+    @Test func aMediumPutsUnpaidTrafficsCostsInTheChannelOfTheirVisits() throws {
+        let sheet = try ManualCostSheet("""
+            date,source,medium,campaign,amount
+            2026-03-01,yandex.ru,Organic,,100
+            2026-03-01,newsletter,email,digest,5
+            2026-03-01,yandex.ru,,,7
+            """, defaultCurrency: "RUB", defaultVATIncluded: false)
+        #expect(sheet.rows.map(\.utmMedium) == ["organic", "email", nil])
+        #expect(sheet.rows.map(\.cost) == [Micros(decimal: "100")!, Micros(decimal: "5")!, Micros(decimal: "7")!])
+        let classifier = ChannelClassifier(Channels())
+        let seoVisit = ChannelInput(source: "yandex.ru", medium: nil, campaign: nil, traffic: "organic")
+        let seoCost = ChannelInput.spend(source: "yandex.ru", medium: sheet.rows[0].utmMedium, campaign: nil)
+        #expect(classifier.classify(seoCost).channel == classifier.classify(seoVisit).channel)
+        #expect(classifier.classify(seoCost).channel == "organic_search")
+        let mailVisit = ChannelInput(source: "newsletter", medium: "email", campaign: "digest", traffic: "tagged")
+        let mailCost = ChannelInput.spend(source: "newsletter", medium: sheet.rows[1].utmMedium, campaign: "digest")
+        #expect(classifier.classify(mailCost).channel == classifier.classify(mailVisit).channel)
+        #expect(classifier.classify(ChannelInput.spend(source: "yandex.ru", medium: nil, campaign: nil)).channel == "paid_search")
     }
 
     @Test func badLinesAreNamed() {

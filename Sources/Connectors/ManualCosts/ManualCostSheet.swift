@@ -11,6 +11,7 @@ import Foundation
 /// | `month` | `месяц` | `YYYY-MM` or `MM.YYYY` — spread evenly over the month's days |
 /// | `source` | `channel`, `utm_source`, `источник`, `канал` | the report key `source` (required) |
 /// | `campaign` | `кампания` | optional campaign |
+/// | `medium` | `utm_medium` | optional: for unpaid traffic's costs, the medium that puts them in its visits' channel (`organic` for SEO, `email` for newsletters, `social` for SMM); empty: paid |
 /// | `amount` | `cost`, `сумма`, `расход` | whole kopecks at most (`12 500,50`) |
 /// | `currency` | `валюта` | optional, default the source's currency |
 /// | `vat` | `vat_included`, `ндс` | optional `yes/no`, `true/false`, `1/0`, `да/нет` |
@@ -40,8 +41,9 @@ public struct ManualCostSheet: Sendable {
         let campaign = csv.column("campaign", "кампания")
         let currency = csv.column("currency", "валюта")
         let vat = csv.column("vat", "vat_included", "ндс")
+        let medium = csv.column("medium", "utm_medium")
 
-        struct Key: Hashable { let day: LocalDay; let source: String; let campaign: String }
+        struct Key: Hashable { let day: LocalDay; let source: String; let medium: String; let campaign: String }
         var sums: [Key: (row: SpendRow, line: Int)] = [:]
         var order: [Key] = []
         for row in csv.rows {
@@ -78,8 +80,9 @@ public struct ManualCostSheet: Sendable {
                 }
             }
             let campaignValue = value(campaign) ?? ""
+            let mediumValue = value(medium)?.lowercased() ?? ""
             for (day, share) in zip(days, total.spread(over: days.count)) {
-                let key = Key(day: day, source: sourceValue, campaign: campaignValue)
+                let key = Key(day: day, source: sourceValue, medium: mediumValue, campaign: campaignValue)
                 if var existing = sums[key] {
                     guard existing.row.currency == currencyValue, existing.row.vatIncluded == vatValue else {
                         throw fail("currency", "line \(existing.line) has the same day, source and campaign with another currency or VAT flag")
@@ -90,7 +93,8 @@ public struct ManualCostSheet: Sendable {
                     order.append(key)
                     sums[key] = (SpendRow(
                         day: day, campaignID: campaignValue, campaignName: campaignValue, impressions: 0, clicks: 0, cost: share,
-                        utmCampaign: campaignValue.isEmpty ? nil : campaignValue, utmSource: sourceValue, currency: currencyValue,
+                        utmMedium: mediumValue.isEmpty ? nil : mediumValue, utmCampaign: campaignValue.isEmpty ? nil : campaignValue,
+                        utmSource: sourceValue, currency: currencyValue,
                         vatIncluded: vatValue), row.line)
                 }
             }

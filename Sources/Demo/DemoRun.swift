@@ -1,0 +1,226 @@
+import AsyncHTTPClient
+import Domain
+import Foundation
+import Logging
+import Postgres
+import Reporting
+import Sandbox
+import Settings
+
+/// The main job: the sandbox world served by the fakes, the cluster's executables started as
+/// separate processes against the local stack, every collector and deal-sync run against the
+/// fakes, the site's visits and leads posted to the tracker, and — once the mart is current —
+/// the channel report, checked against the world's ground truth under every model.
+public struct DemoRun: Sendable {
+    public struct Options: Sendable {
+        public var binDirectory: String
+        public var workDirectory: String
+        public var databaseURL: String
+        public var amqpURL: String
+        /// RabbitMQ's management API, for unacknowledged counts while waiting (optional).
+        public var managementURL: String?
+        public var world: DemoWorld
+        /// Aggregator processes (replicas).
+        public var aggregators = 2
+        /// How long the mart may take to become current after the last post.
+        public var settleTimeout: Double = 600
+
+        public init(binDirectory: String, workDirectory: String, databaseURL: String, amqpURL: String, managementURL: String? = nil,
+                    world: DemoWorld) {
+            self.binDirectory = binDirectory
+            self.workDirectory = workDirectory
+            self.databaseURL = databaseURL
+            self.amqpURL = amqpURL
+            self.managementURL = managementURL
+            self.world = world
+        }
+    }
+
+    public struct Outcome: Sendable {
+        /// The channel report the job prints (the project's default model).
+        public var report: Report
+        public var reportText: String
+        public var truth: DemoWorld.Totals
+        /// Each model's report totals.
+        public var totals: [String: DemoWorld.Totals]
+        public var trackerURL: String
+        /// Every model's totals equal the truth (money to the kopeck).
+        public var matchesTruth: Bool { totals.values.allSatisfy { $0.rounded == truth.rounded } && totals.count == AttributionSettings.models.count }
+    }
+
+    public let options: Options
+    /// Lines of progress (the executable prints them; a test collects them).
+    let say: @Sendable (String) -> Void
+    /// A line that replaces itself (a counter); nil: print only the final value.
+    let tick: @Sendable (String) -> Void
+
+    public init(options: Options, say: @escaping @Sendable (String) -> Void, tick: @escaping @Sendable (String) -> Void) {
+        self.options = options
+        self.say = say
+        self.tick = tick
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> String {
+        let elapsed = ContinuousClock.now - start
+        return String(format: "%.1f s", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    /// Runs the job up to the printed report. The cluster and the fakes are returned running,
+    /// for the caller to stop (or to keep, with the dashboard); on failure both are stopped.
+    public func run(logger: Logger) async throws -> (Outcome, ClusterProcesses, SandboxFakes) {
+        let demo = options.world
+        let world = demo.world
+        let started = ContinuousClock.now
+        let duplicates = world.leads.filter { $0.duplicateOf != nil }.count
+        let amoDeals = world.deals.filter { $0.crm == .amocrm }
+        let refunds = world.deals.filter { $0.payments.contains { $0.amount < 0 } }.count
+        let instalments = world.deals.filter { $0.payments.count == 3 }.count
+        say("== the sandbox world: an online school's month, \(demo.firstDay) – \(demo.lastDay)")
+        say("   \(world.spec.people) people, \(world.visits.count) visits, \(world.leads.count) leads (\(duplicates) resubmitted), "
+            + "\(world.deals.count) deals (\(amoDeals.count) in amoCRM's two pipelines, \(world.deals.count - amoDeals.count) in Bitrix24), "
+            + "\(instalments) paid in instalments, \(refunds) refunded; a webinar on \(demo.firstDay.advanced(by: world.spec.days / 2))")
+
+        try FileManager.default.createDirectory(atPath: options.workDirectory + "/logs", withIntermediateDirectories: true)
+        let fakes = try await SandboxFakes.start(demo)
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in DemoWorld.secrets { environment[key] = value }
+        environment["DEMO_B24_WEBHOOK_URL"] = fakes.urls.bitrixWebhook
+        environment["DATABASE_URL"] = options.databaseURL
+        environment["AMQP_URL"] = options.amqpURL
+        environment["ANALYTICS_CONFIG"] = options.workDirectory + "/analytics.yaml"
+        environment["LOG_FORMAT"] = "text"
+        environment["LOG_LEVEL"] = "info"
+        let cluster = ClusterProcesses(binDirectory: options.binDirectory, logDirectory: options.workDirectory + "/logs", environment: environment)
+        do {
+            let outcome = try await runCluster(fakes: fakes, cluster: cluster, started: started, logger: logger)
+            return (outcome, cluster, fakes)
+        } catch {
+            await cluster.stopAll()
+            fakes.stop()
+            throw error
+        }
+    }
+
+    func runCluster(fakes: SandboxFakes, cluster: ClusterProcesses, started: ContinuousClock.Instant, logger: Logger) async throws -> Outcome {
+        let demo = options.world
+        let world = demo.world
+        say("== fakes of Yandex Direct, VK Ads, myTarget, Google Ads, Meta, amoCRM and Bitrix24 on loopback")
+        let work = options.workDirectory
+        let configPath = work + "/analytics.yaml"
+        try demo.configuration(urls: fakes.urls, costSheetPath: work + "/costs.csv").write(toFile: configPath, atomically: true, encoding: .utf8)
+        try demo.costSheet.write(toFile: work + "/costs.csv", atomically: true, encoding: .utf8)
+        try world.ratesCSV.write(toFile: work + "/rates.csv", atomically: true, encoding: .utf8)
+        say("   configuration: \(configPath)")
+
+        func cli(_ arguments: [String], name: String) async throws -> String {
+            let (status, output) = try await cluster.run("analytics", name: name, arguments: arguments)
+            guard status == 0 else { throw DemoError("analytics \(arguments.joined(separator: " ")) failed (\(status)):\n\(output)") }
+            return output
+        }
+        say("== database: migrations, projects and sources, exchange rates")
+        let migrated = try await cli(["migrate"], name: "migrate")
+        say("   " + (migrated.split(separator: "\n").last.map(String.init) ?? ""))
+        say("   " + (try await cli(["config", "apply"], name: "config-apply")).trimmingCharacters(in: .whitespacesAndNewlines))
+        say("   " + (try await cli(["rates", "load", work + "/rates.csv", "--target", "RUB", "--origin", "cbr"], name: "rates"))
+                .trimmingCharacters(in: .whitespacesAndNewlines))
+
+        // The workers and the tracker, each its own process.
+        say("== the cluster: tracker, identity-resolver, deal-sync, \(options.aggregators) aggregators")
+        let trackerPort = ClusterProcesses.freePort()
+        let tracker = try cluster.start("tracker", arguments: ["--host", "127.0.0.1", "--port", String(trackerPort)])
+        var workers = [try cluster.start("identity-resolver"), try cluster.start("deal-sync")]
+        for index in 1...max(1, options.aggregators) {
+            workers.append(try cluster.start("aggregator", name: "aggregator-\(index)", arguments: ["--linger", "0.3"]))
+        }
+        try await waitUntilReady([(tracker, "http://127.0.0.1:\(trackerPort)/health")] + workers.map { ($0, "http://127.0.0.1:\($0.healthPort)/ready") },
+                                 cluster: cluster)
+        let trackerURL = "http://127.0.0.1:\(trackerPort)"
+        say("   all ready (tracker on \(trackerURL), logs in \(work)/logs)")
+
+        // Every collector against its fake.
+        say("== collectors: the month's spend from every network and the cost sheet")
+        for collector in ["collector-yandex-direct", "collector-vk-ads", "collector-mytarget", "collector-google-ads", "collector-meta",
+                          "collector-manual-costs"] {
+            let clock = ContinuousClock.now
+            let (status, output) = try await cluster.run(collector, arguments: ["--project", demo.project, "--from", demo.firstDay.description,
+                                                                                 "--to", demo.lastDay.description])
+            guard status == 0 else { throw DemoError("\(collector) failed (\(status)):\n\(output.suffix(3000))") }
+            let summary = output.split(separator: "\n").last { !$0.isEmpty }.map(String.init) ?? "done"
+            say("   \(collector): \(summary.trimmingCharacters(in: .whitespaces)) (\(Self.seconds(since: clock)))")
+        }
+
+        // The site's visits and leads.
+        let feed = TrackerFeed(world)
+        say("== the website: \(feed.items.count) visits and leads posted to the tracker")
+        let feedClock = ContinuousClock.now
+        let total = feed.items.count
+        try await feed.post(to: trackerURL, project: demo.project, ingestKey: DemoWorld.secrets["DEMO_INGEST_KEY"]!) { done in
+            if done % 500 == 0 || done == total { tick("   posted \(done) of \(total)") }
+        }
+        say("   \(total) accepted, each confirmed by the broker before its answer (\(Self.seconds(since: feedClock)))")
+
+        // Until the mart is current: deal-sync's first full sync done, every queue and the outbox
+        // empty several checks in a row.
+        say("== waiting until the mart is current")
+        let settings = try Settings.load(path: configPath, environment: cluster.environment)
+        let pool = PGPool(PGConfiguration(url: options.databaseURL, applicationName: "demo"), logger: logger)
+        defer { Task { await pool.close() } }
+        let settleClock = ContinuousClock.now
+        var quiet = 0
+        let deadline = Date().addingTimeInterval(options.settleTimeout)
+        while quiet < 4 {
+            if let gone = cluster.exited.first {
+                throw DemoError("\(gone.name) exited (\(gone.process.terminationStatus)):\n\(Self.tail(gone.logPath))")
+            }
+            guard Date() < deadline else { throw DemoError("the mart did not become current in \(Int(options.settleTimeout)) s; logs in \(work)/logs") }
+            let status = try await ClusterStatus.read(settings: settings, pool: pool, managementURL: options.managementURL)
+            let synced = status.sources.filter { ClusterStatus.crmKinds.contains($0.kind) }.allSatisfy(\.fullSyncDone)
+            quiet = synced && status.isIdle ? quiet + 1 : 0
+            let waiting = status.queues.map { "\($0.queue) \(($0.ready ?? 0) + ($0.unacknowledged ?? 0))" }.joined(separator: ", ")
+            tick("   \(synced ? "CRMs synced" : "CRMs syncing"); queued: \(waiting); outbox \(status.outbox)")
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        say("   current \(Self.seconds(since: settleClock)) after the last post; \(Self.seconds(since: started)) from the start")
+
+        // The report, and every model's totals against the world's truth.
+        let project = settings.project(demo.project)!
+        let (report, totals) = try await pool.withConnection { connection in
+            guard let range = try await ReportQuery.dataRange(project: project.id, on: connection) else { throw DemoError("the report is empty") }
+            let report = try await ReportQuery.load(Report.Request(project: project.id, model: project.attribution.defaultModel, from: range.from,
+                                                                   to: range.to, grouping: .channel, depth: 2, sort: .romi), on: connection)
+            var totals: [String: DemoWorld.Totals] = [:]
+            for model in AttributionSettings.models {
+                let total = try await ReportQuery.load(Report.Request(project: project.id, model: model, from: range.from, to: range.to, depth: 1),
+                                                       on: connection).total
+                totals[model] = DemoWorld.Totals(spend: total.spend, visits: total.visits, leads: total.leads, deals: total.deals,
+                                                 sales: total.sales, revenue: total.revenue)
+            }
+            return (report, totals)
+        }
+        let text = ReportFormat.table.render(report, title: "\(project.name) (\(project.id)), \(project.currency)")
+        return Outcome(report: report, reportText: text, truth: demo.truth, totals: totals, trackerURL: trackerURL)
+    }
+
+    /// Polls each child's readiness URL until it answers 200; fails naming a child that exits.
+    func waitUntilReady(_ checks: [(ClusterProcesses.Child, String)], cluster: ClusterProcesses) async throws {
+        let deadline = Date().addingTimeInterval(120)
+        var pending = checks
+        while !pending.isEmpty {
+            if let gone = cluster.exited.first {
+                throw DemoError("\(gone.name) exited (\(gone.process.terminationStatus)):\n\(Self.tail(gone.logPath))")
+            }
+            guard Date() < deadline else { throw DemoError("not ready after 120 s: \(pending.map(\.0.name).joined(separator: ", "))") }
+            var still: [(ClusterProcesses.Child, String)] = []
+            for (child, url) in pending {
+                let ready = (try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2)).status.code) == 200
+                if !ready { still.append((child, url)) }
+            }
+            pending = still
+            if !pending.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+        }
+    }
+
+    static func tail(_ path: String) -> String {
+        String(((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").suffix(3000))
+    }
+}
