@@ -42,7 +42,7 @@ test "${PIPESTATUS[0]}" = 0
 BIN="$(swift build --show-bin-path)"
 
 echo "== a fresh database 'demo' and RabbitMQ vhost 'demo'"
-psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS demo WITH (FORCE)" -c "CREATE DATABASE demo"
+psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS demo WITH (FORCE)" -c "DROP ROLE IF EXISTS school_bi" -c "CREATE DATABASE demo"
 scripts/stack.sh rmqctl delete_vhost demo >/dev/null 2>&1 || true
 scripts/stack.sh rmqctl add_vhost demo >/dev/null
 scripts/stack.sh rmqctl set_permissions -p demo guest ".*" ".*" ".*" >/dev/null

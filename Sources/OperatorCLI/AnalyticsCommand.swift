@@ -11,7 +11,7 @@ public struct AnalyticsCommand: AsyncParsableCommand {
         commandName: "analytics",
         abstract: "Operate the end-to-end marketing analytics cluster.",
         subcommands: [MigrateCommand.self, ConfigCommand.self, RatesCommand.self, SpendCommand.self, DealsCommand.self, BILoginCommand.self,
-                      RebuildCommand.self, ExplainCommand.self, MediaPlanCommand.self, ChannelReportCommand.self, StatusCommand.self])
+                      RebuildCommand.self, ExplainCommand.self, MediaPlanCommand.self, ChannelReportCommand.self, StatusCommand.self, ScheduleCommand.self])
 
     public init() {}
 }

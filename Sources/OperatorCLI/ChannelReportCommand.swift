@@ -101,3 +101,28 @@ public struct StatusCommand: AsyncParsableCommand {
         print(status.text, terminator: "")
     }
 }
+
+/// `analytics schedule crontab`: when each collector runs, from the configuration — the crontab
+/// the compose scheduler (supercronic) runs.
+public struct ScheduleCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "schedule", abstract: "The collectors' schedule from the configuration.", subcommands: [Crontab.self])
+
+    public init() {}
+
+    struct Crontab: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print (or write) a crontab line per ad source: options.schedule, else hourly (cost sheets daily).")
+        @Option(help: "YAML configuration file (default: $ANALYTICS_CONFIG).") var config: String?
+        @Option(help: "Write the crontab to this file instead of printing it.") var output: String?
+
+        func run() async throws {
+            let text = try CollectorSchedule.crontab(try Settings.load(path: config))
+            if let output {
+                try text.write(toFile: output, atomically: true, encoding: .utf8)
+            } else {
+                print(text, terminator: "")
+            }
+        }
+    }
+}

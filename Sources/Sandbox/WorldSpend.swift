@@ -166,7 +166,8 @@ extension World {
 
     /// Daily rows for every ad of the world (and keyword, in Direct): every tracked click is a
     /// click of its ad on its day, plus clicks that never reached the site; CPC networks charge
-    /// per click, CPM networks per thousand impressions.
+    /// per click, CPM networks per thousand impressions — at prices of the Russian market for
+    /// education (Direct 70–230 ₽ a click, VK and myTarget 270–720 ₽ per thousand).
     static func spendRows(spec: Spec, visits: [TrackedVisit]) -> [SpendRow] {
         var random = SplitMix64(seed: spec.seed ^ 0x0053_5045_4E44)
         let moscow = TimeZone(identifier: "Europe/Moscow")!
@@ -192,16 +193,16 @@ extension World {
                     case "yandex":
                         impressions = clicks * Int64(15 + random.below(40)) + Int64(20 + random.below(150))
                         // VAT taken out of whole kopecks: any number of micros.
-                        cost = Micros(clicks * Int64(18_000_000 + random.below(40_000_000)))
+                        cost = Micros(clicks * Int64(70_000_000 + random.below(160_000_000)))
                     case "google":
                         impressions = clicks * Int64(15 + random.below(40)) + Int64(20 + random.below(150))
-                        cost = Micros(clicks * Int64(15 + random.below(50)) * 1_000_000 + clicks * Int64(random.below(100)) * 10_000)
+                        cost = Micros(clicks * Int64(60 + random.below(180)) * 1_000_000 + clicks * Int64(random.below(100)) * 10_000)
                     case "facebook":
                         impressions = clicks * Int64(60 + random.below(120)) + Int64(300 + random.below(700))
-                        cost = Micros(impressions * Int64(300 + random.below(600)) / 1000 * 10_000)  // cents
+                        cost = Micros(impressions * Int64(900 + random.below(1800)) / 1000 * 10_000)  // cents
                     default:  // vk, mytarget: CPM in kopecks
                         impressions = clicks * Int64(60 + random.below(120)) + Int64(300 + random.below(700))
-                        cost = Micros(impressions * Int64(9_000 + random.below(15_000)) / 1000 * 10_000)
+                        cost = Micros(impressions * Int64(27_000 + random.below(45_000)) / 1000 * 10_000)
                     }
                     rows.append(SpendRow(day: day, ad: ad, keywordID: keyword?.id, keyword: keyword?.text, impressions: impressions,
                                          clicks: clicks, cost: cost))

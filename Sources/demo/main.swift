@@ -59,7 +59,6 @@ struct DemoCommand: AsyncParsableCommand {
         fflush(nil)
 
         // A read-only login for a BI tool.
-        _ = try? await cluster.run("analytics", name: "bi-login-drop", arguments: ["bi-login", "drop", "--login", "school_bi"])
         let (status, output) = try await cluster.run("analytics", name: "bi-login", arguments: ["bi-login", "create", "--project", "school", "--login", "school_bi"])
         let password = output.split(separator: "\n").first { $0.hasPrefix("password") }.map { String($0.split(separator: ":").last ?? "").trimmingCharacters(in: .whitespaces) }
         let url = URLComponents(string: database)
