@@ -106,6 +106,8 @@ struct PrivateStack {
         environment["PGPORT"] = String(pgPort)
         environment["AMQP_PORT"] = String(amqpPort)
         environment["RMQ_DIST_PORT"] = String(amqpPort + 20000)
+        // No management API: the shared stack's holds its port.
+        environment["RMQ_MGMT_PORT"] = ""
         let outputPath = "/tmp/\(TestStack.unique("stack")).out"
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let status = try Spawn.run("/bin/bash", [script, command], environment: environment, outputPath: outputPath)
