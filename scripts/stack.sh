@@ -10,7 +10,8 @@
 #                    (no-op if already running; the URLs are printed again)
 #   stop             stop both servers (idempotent) and the private epmd
 #   status           report what runs; exit 0 only if both servers are up
-#   env              print the two URL lines:  eval "$(scripts/stack.sh env)"
+#   env              print the URL lines:  eval "$(scripts/stack.sh env)"  (DATABASE_URL,
+#                    AMQP_URL, and RABBITMQ_MANAGEMENT_URL when the node has the management API)
 #   start-postgres | stop-postgres | start-rabbitmq | stop-rabbitmq
 #                    single-server variants (data survives a stop/start cycle)
 #   rmqctl ARGS...   run rabbitmqctl against this stack's node (right cookie/nodename/epmd)
@@ -30,7 +31,9 @@
 #   RMQ_DIST_PORT   Erlang distribution port                (default AMQP_PORT+20000)
 #   RMQ_EPMD_PORT   private epmd port (shared by instances) (default 4370, not the system 4369)
 #   RMQ_NODENAME    Erlang node name                        (default rabbit-<AMQP_PORT>@localhost)
-#   RMQ_MGMT_PORT   if set, enable rabbitmq_management (HTTP API) on 127.0.0.1:$RMQ_MGMT_PORT
+#   RMQ_MGMT        1: enable rabbitmq_management (HTTP API; `analytics status` and the main job
+#                   read unacknowledged counts from it)                        (default 0)
+#   RMQ_MGMT_PORT   its port on 127.0.0.1 (setting it enables it too)   (default AMQP_PORT+10000)
 #   STACK_START_TIMEOUT  seconds to wait for each server to become ready (default 90)
 set -euo pipefail
 
@@ -47,6 +50,7 @@ RMQ_DIST_PORT="${RMQ_DIST_PORT:-$((AMQP_PORT + 20000))}"
 RMQ_EPMD_PORT="${RMQ_EPMD_PORT:-4370}"
 RMQ_NODENAME="${RMQ_NODENAME:-rabbit-${AMQP_PORT}@localhost}"
 RMQ_MGMT_PORT="${RMQ_MGMT_PORT:-}"
+if [ "${RMQ_MGMT:-0}" = 1 ] && [ -z "$RMQ_MGMT_PORT" ]; then RMQ_MGMT_PORT=$((AMQP_PORT + 10000)); fi
 STACK_START_TIMEOUT="${STACK_START_TIMEOUT:-90}"
 
 PG_DB=analytics
@@ -355,6 +359,10 @@ rmq_is_up() (
 cmd_env() {
   printf 'DATABASE_URL=postgresql://postgres@127.0.0.1:%s/%s\n' "$PGPORT" "$PG_DB"
   printf 'AMQP_URL=amqp://guest:guest@127.0.0.1:%s/%%2f\n' "$AMQP_PORT"
+  # The management API as the node was configured when it started (not as asked now).
+  local port
+  port="$(sed -n 's/^management.tcp.port = //p' "$RMQ_NODE_DIR/rabbitmq.conf" 2>/dev/null || true)"
+  if [ -n "$port" ]; then printf 'RABBITMQ_MANAGEMENT_URL=http://guest:guest@127.0.0.1:%s\n' "$port"; fi
 }
 
 cmd_start() {

@@ -52,11 +52,11 @@ trap 'exit 143' TERM
 echo "== stack"
 # RabbitMQ's management API too: `analytics status` and the main job's test read
 # unacknowledged counts from it.
-export RMQ_MGMT_PORT="${RMQ_MGMT_PORT:-15673}"
+export RMQ_MGMT=1
 urls="$(bash "$STACK" start)"
+RABBITMQ_MANAGEMENT_URL=
 eval "$urls"
-export DATABASE_URL AMQP_URL
-export RABBITMQ_MANAGEMENT_URL="http://guest:guest@127.0.0.1:$RMQ_MGMT_PORT"
+export DATABASE_URL AMQP_URL RABBITMQ_MANAGEMENT_URL
 export ANALYTICS_STACK_SCRIPT="$STACK"
 # A long-lived dev stack keeps what earlier runs' tests left (a database per test).
 bash "$STACK" prune || echo "test.sh: warning: prune failed" >&2

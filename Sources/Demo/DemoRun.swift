@@ -40,9 +40,9 @@ public struct DemoRun: Sendable {
         /// The channel report the job prints (the project's default model).
         public var report: Report
         public var reportText: String
-        public var truth: DemoWorld.Totals
+        public var truth: World.Totals
         /// Each model's report totals.
-        public var totals: [String: DemoWorld.Totals]
+        public var totals: [String: World.Totals]
         public var trackerURL: String
         /// Every model's totals equal the truth (money to the kopeck).
         public var matchesTruth: Bool { totals.values.allSatisfy { $0.rounded == truth.rounded } && totals.count == AttributionSettings.models.count }
@@ -173,11 +173,10 @@ public struct DemoRun: Sendable {
                 throw DemoError("\(gone.name) exited (\(gone.process.terminationStatus)):\n\(Self.tail(gone.logPath))")
             }
             guard Date() < deadline else { throw DemoError("the mart did not become current in \(Int(options.settleTimeout)) s; logs in \(work)/logs") }
-            let status = try await ClusterStatus.read(settings: settings, pool: pool, managementURL: options.managementURL)
-            let synced = status.sources.filter { ClusterStatus.crmKinds.contains($0.kind) }.allSatisfy(\.fullSyncDone)
-            quiet = synced && status.isIdle ? quiet + 1 : 0
-            let waiting = status.queues.map { "\($0.queue) \(($0.ready ?? 0) + ($0.unacknowledged ?? 0))" }.joined(separator: ", ")
-            tick("   \(synced ? "CRMs synced" : "CRMs syncing"); queued: \(waiting); outbox \(status.outbox)")
+            let backlog = try await ClusterStatus.backlog(settings: settings, pool: pool, managementURL: options.managementURL)
+            quiet = backlog.isIdle ? quiet + 1 : 0
+            let waiting = backlog.queues.map { "\($0.queue) \(($0.ready ?? 0) + ($0.unacknowledged ?? 0))" }.joined(separator: ", ")
+            tick("   \(backlog.crmSynced ? "CRMs synced" : "CRMs syncing"); queued: \(waiting); outbox \(backlog.outbox)")
             try await Task.sleep(for: .milliseconds(500))
         }
         say("   current \(Self.seconds(since: settleClock)) after the last post; \(Self.seconds(since: started)) from the start")
@@ -188,11 +187,11 @@ public struct DemoRun: Sendable {
             guard let range = try await ReportQuery.dataRange(project: project.id, on: connection) else { throw DemoError("the report is empty") }
             let report = try await ReportQuery.load(Report.Request(project: project.id, model: project.attribution.defaultModel, from: range.from,
                                                                    to: range.to, grouping: .channel, depth: 2, sort: .romi), on: connection)
-            var totals: [String: DemoWorld.Totals] = [:]
+            var totals: [String: World.Totals] = [:]
             for model in AttributionSettings.models {
                 let total = try await ReportQuery.load(Report.Request(project: project.id, model: model, from: range.from, to: range.to, depth: 1),
                                                        on: connection).total
-                totals[model] = DemoWorld.Totals(spend: total.spend, visits: total.visits, leads: total.leads, deals: total.deals,
+                totals[model] = World.Totals(spend: total.spend, visits: total.visits, leads: total.leads, deals: total.deals,
                                                  sales: total.sales, revenue: total.revenue)
             }
             return (report, totals)

@@ -21,78 +21,52 @@ public struct DemoWorld: Sendable {
     public var firstDay: LocalDay { LocalDay(iso: world.spec.start)! }
     public var lastDay: LocalDay { firstDay.advanced(by: world.spec.days - 1) }
 
+    /// A line of the cost sheet: a day's cost or a month's (spread over its days), in roubles.
+    struct Cost {
+        var day: String = ""
+        var month: String = ""
+        var source: String
+        var medium: String
+        var campaign: String = ""
+        var roubles: Int
+    }
+
     /// Costs typed into a sheet (the manual-costs collector reads it): the SEO studio's monthly
     /// fee for organic search from Yandex and Google, spread over the month's days, and the
-    /// newsletter service per issue. Amounts without VAT (the studio is self-employed).
-    public var costSheet: String {
+    /// newsletter service per issue.
+    var costs: [Cost] {
         let month = String(firstDay.description.prefix(7))
-        var lines = ["date,month,source,medium,campaign,amount,vat"]
-        lines.append(",\(month),yandex.ru,organic,,60000,нет")
-        lines.append(",\(month),google.com,organic,,20000,нет")
-        for week in stride(from: 2, to: world.spec.days, by: 7) {
-            lines.append("\(firstDay.advanced(by: week)),,newsletter,email,march_digest,\"3500,00\",нет")
-        }
-        return lines.joined(separator: "\n") + "\n"
+        return [Cost(month: month, source: "yandex.ru", medium: "organic", roubles: 60_000),
+                Cost(month: month, source: "google.com", medium: "organic", roubles: 20_000)]
+            + stride(from: 2, to: world.spec.days, by: 7).map {
+                Cost(day: firstDay.advanced(by: $0).description, source: "newsletter", medium: "email", campaign: "march_digest", roubles: 3_500)
+            }
     }
 
-    /// The sheet's total in roubles (no VAT, no currency: the sum of its amounts).
-    var costSheetTotal: Decimal {
-        Decimal(60_000 + 20_000) + Decimal(3_500) * Decimal(stride(from: 2, to: world.spec.days, by: 7).underestimatedCount)
+    /// The sheet as a spreadsheet exports it (decimal commas, Russian VAT flags); amounts without
+    /// VAT (the studio is self-employed).
+    public var costSheet: String {
+        (["date,month,source,medium,campaign,amount,vat"] + costs.map { "\($0.day),\($0.month),\($0.source),\($0.medium),\($0.campaign),\"\($0.roubles),00\",нет" })
+            .joined(separator: "\n") + "\n"
     }
 
-    /// What every attribution model's report must total (domain.md: each model's totals equal
-    /// the unattributed totals).
-    public struct Totals: Sendable, Equatable, CustomStringConvertible {
-        public var spend: Decimal
-        public var visits: Decimal
-        public var leads: Decimal
-        public var deals: Decimal
-        public var sales: Decimal
-        public var revenue: Decimal
-
-        public init(spend: Decimal, visits: Decimal, leads: Decimal, deals: Decimal, sales: Decimal, revenue: Decimal) {
-            self.spend = spend
-            self.visits = visits
-            self.leads = leads
-            self.deals = deals
-            self.sales = sales
-            self.revenue = revenue
-        }
-
-        /// Each figure as the report prints it (money to the kopeck, counts to hundredths).
-        public var rounded: Totals {
-            Totals(spend: spend.rounded(places: 2), visits: visits.rounded(places: 2), leads: leads.rounded(places: 2),
-                   deals: deals.rounded(places: 2), sales: sales.rounded(places: 2), revenue: revenue.rounded(places: 2))
-        }
-
-        public var description: String {
-            "spend \(spend.text(places: 2)), visits \(visits), leads \(leads), deals \(deals), sales \(sales), revenue \(revenue.text(places: 2))"
-        }
-    }
-
-    /// The ground truth: spend converted to roubles at each day's rate plus the sheet, every
-    /// visit, every lead that is not a resubmission, every deal, the won ones, and the money
-    /// received on won deals net of refunds.
-    public var truth: Totals {
-        let won = world.deals.filter { $0.status == "won" }
-        return Totals(
-            spend: world.spendTruth.values.reduce(0, +) + costSheetTotal,
-            visits: Decimal(world.visits.count),
-            leads: Decimal(world.leads.filter { $0.duplicateOf == nil }.count),
-            deals: Decimal(world.deals.count),
-            sales: Decimal(won.count),
-            revenue: Decimal(won.flatMap(\.payments).filter(\.paid).map(\.amount).reduce(0, +)) / 100)
+    /// The world's truth with the cost sheet's spend.
+    public var truth: World.Totals {
+        var truth = world.truth
+        truth.spend += Decimal(costs.map(\.roubles).reduce(0, +))
+        return truth
     }
 
     /// The secrets the configuration references by environment variable, and their values
-    /// (the fakes accept exactly these).
+    /// (the fakes accept exactly these). `DEMO_B24_WEBHOOK_URL` is the Bitrix24 fake's own
+    /// (`SandboxURLs.bitrixWebhook`).
     public static let secrets: [String: String] = [
         "DEMO_INGEST_KEY": "demo-ingest-key", "DEMO_SITE_KEY": "demo-site-key",
         "DEMO_DIRECT_TOKEN": "demo-direct-token", "DEMO_VK_CLIENT_SECRET": "demo-vk-secret", "DEMO_MT_CLIENT_SECRET": "demo-mt-secret",
         "DEMO_GOOGLE_DEVELOPER_TOKEN": "demo-google-developer", "DEMO_GOOGLE_CLIENT_SECRET": "demo-google-client-secret",
         "DEMO_GOOGLE_REFRESH_TOKEN": "1//demo-google-refresh", "DEMO_META_TOKEN": "demo-meta-token",
         "DEMO_AMO_TOKEN": "demo-amo-long-lived-token", "DEMO_AMO_WEBHOOK_SECRET": "demo-amo-webhook",
-        "DEMO_B24_WEBHOOK_URL": "", "DEMO_B24_APP_TOKEN": "demo-b24-app-token",
+        "DEMO_B24_APP_TOKEN": "demo-b24-app-token",
     ]
 
     /// The deployment configuration: every source at its fake, secrets by reference.

@@ -5,9 +5,7 @@ extension Decimal {
     /// digits ("1234.50" for 2): how a report cell shows an exact amount (domain.md
     /// definition 15: round per cell, never before).
     public func text(places: Int) -> String {
-        var value = self
-        var rounded = Decimal()
-        NSDecimalRound(&rounded, &value, places, .plain)
+        let rounded = self.rounded(places: places)
         var text = NSDecimalNumber(decimal: rounded).stringValue
         if text.hasPrefix("-"), rounded.isZero { text.removeFirst() }
         let decimals = text.firstIndex(of: ".").map { text.distance(from: $0, to: text.endIndex) - 1 } ?? -1

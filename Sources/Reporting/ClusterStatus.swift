@@ -37,29 +37,28 @@ public struct ClusterStatus: Sendable {
         public var deadLetters: Int?
     }
 
+    /// What still waits to be done: the CRMs' first full syncs, the queues, the outbox.
+    public struct Backlog: Sendable {
+        /// Every CRM connection has finished its first full sync.
+        public var crmSynced: Bool
+        public var queues: [QueueLine]
+        /// Events the workers wrote but have not published yet (runtime.outbox).
+        public var outbox: Int
+        /// Why unacknowledged counts are missing although a management URL was given.
+        public var managementProblem: String?
+
+        /// Nothing waits anywhere: the CRMs synced once, every queue (ready and, when known,
+        /// unacknowledged) and the outbox empty.
+        public var isIdle: Bool {
+            crmSynced && outbox == 0 && queues.allSatisfy { ($0.ready ?? 0) == 0 && ($0.unacknowledged ?? 0) == 0 }
+        }
+    }
+
     public var sources: [SourceLine]
-    public var queues: [QueueLine]
-    /// Events the workers wrote but have not published yet (runtime.outbox).
-    public var outbox: Int
+    public var backlog: Backlog
     /// The newest visit the identity resolver stored, per project.
     public var lastVisit: [String: Date]
     public var takenAt: Date
-    /// Why unacknowledged counts are missing although a management URL was given.
-    public var managementProblem: String?
-
-    public init(sources: [SourceLine], queues: [QueueLine], outbox: Int, lastVisit: [String: Date], takenAt: Date) {
-        self.sources = sources
-        self.queues = queues
-        self.outbox = outbox
-        self.lastVisit = lastVisit
-        self.takenAt = takenAt
-    }
-
-    /// Nothing waits anywhere: every queue (ready and, when known, unacknowledged) and the outbox
-    /// are empty.
-    public var isIdle: Bool {
-        outbox == 0 && queues.allSatisfy { ($0.ready ?? 0) == 0 && ($0.unacknowledged ?? 0) == 0 }
-    }
 
     public static let crmKinds: Set<String> = ["amocrm", "bitrix24"]
 
@@ -104,36 +103,38 @@ public struct ClusterStatus: Sendable {
                 sources.append(line)
             }
         }
-        let outbox = try await pool.query("SELECT count(*) FROM runtime.outbox")[0].decode(Int.self, 0)
         var lastVisit: [String: Date] = [:]
         for project in settings.projects {
             if let at = try await pool.query("SELECT max(received_at) FROM journey.visits WHERE project_id = $1", [project.id])[0].decode(Date?.self, 0) {
                 lastVisit[project.id] = at
             }
         }
-        var problem: String?
-        var queues: [QueueLine]
-        do {
-            queues = try await queueLines(amqpURL: settings.amqpURL, managementURL: managementURL)
-        } catch let error as Management.Problem {
-            problem = error.description
-            queues = try await queueLines(amqpURL: settings.amqpURL, managementURL: nil)
-        } catch where managementURL != nil && !(error is AMQPError) {
-            problem = "the management API at \(Redaction.url(managementURL!)) cannot be read: \(error)"
-            queues = try await queueLines(amqpURL: settings.amqpURL, managementURL: nil)
-        }
-        var status = ClusterStatus(sources: sources, queues: queues, outbox: outbox, lastVisit: lastVisit, takenAt: Date())
-        status.managementProblem = problem
-        return status
+        let backlog = try await backlog(settings: settings, pool: pool, managementURL: managementURL)
+        return ClusterStatus(sources: sources, backlog: backlog, lastVisit: lastVisit, takenAt: Date())
     }
 
-    /// The cluster's work queues: depth and consumers over AMQP (a passive declare), dead
-    /// letters from each `<queue>.dead`, unacknowledged messages from the management API.
-    public static func queueLines(amqpURL: String, managementURL: String?) async throws -> [QueueLine] {
-        let configuration = try AMQPConfiguration(url: amqpURL)
+    /// The backlog alone (what the main job polls until the mart is current): one query for the
+    /// CRMs' syncs, one for the outbox, the queues over AMQP and the management API.
+    public static func backlog(settings: Settings, pool: PGPool, managementURL: String?) async throws -> Backlog {
+        let connections = settings.projects.flatMap { project in
+            project.sources.filter { crmKinds.contains($0.kind) }.map { "\(project.id)/\($0.id)" }
+        }
+        let synced = try await pool.query("""
+            SELECT count(*) FROM crm.sync_state WHERE project_id || '/' || connection_id = ANY($1::text[]) AND full_sync_done_at IS NOT NULL
+            """, [connections])[0].decode(Int.self, 0)
+        let outbox = try await pool.query("SELECT count(*) FROM runtime.outbox")[0].decode(Int.self, 0)
+        let configuration = try AMQPConfiguration(url: settings.amqpURL)
         var unacknowledged: [String: Int]?
-        if let managementURL { unacknowledged = try await Management.unacknowledged(url: managementURL, virtualHost: configuration.virtualHost) }
-        var lines: [QueueLine] = []
+        var problem: String?
+        if let managementURL {
+            do {
+                unacknowledged = try await Management.unacknowledged(url: managementURL, virtualHost: configuration.virtualHost)
+            } catch {
+                problem = (error as? Management.Problem)?.description
+                    ?? "the management API at \(Redaction.url(managementURL)) cannot be read: \(error)"
+            }
+        }
+        var queues: [QueueLine] = []
         for queue in [ClusterTopology.identityQueue, ClusterTopology.aggregatorQueue, ClusterTopology.dealSyncQueue] {
             var line = QueueLine(queue: queue)
             if let status = try? await AMQPAdmin.queueStatus(queue, configuration: configuration) {
@@ -142,9 +143,9 @@ public struct ClusterStatus: Sendable {
             }
             line.deadLetters = try? await AMQPAdmin.queueStatus(AMQPTopology.deadLetterQueueName(for: queue), configuration: configuration).messages
             line.unacknowledged = unacknowledged?[queue]
-            lines.append(line)
+            queues.append(line)
         }
-        return lines
+        return Backlog(crmSynced: synced == connections.count, queues: queues, outbox: outbox, managementProblem: problem)
     }
 
     /// RabbitMQ's management HTTP API (`GET /api/queues/<vhost>`).
@@ -210,14 +211,14 @@ public struct ClusterStatus: Sendable {
             out += "  \(project)/tracker: last visit stored \(Self.age(at, now: takenAt))\n"
         }
         out += "Queues (ready / unacknowledged / consumers / dead letters)\n"
-        for line in queues {
+        for line in backlog.queues {
             let ready = line.ready.map(String.init) ?? "missing"
             out += "  \(line.queue): \(ready) / \(line.unacknowledged.map(String.init) ?? "?") / \(line.consumers.map(String.init) ?? "?") / \(line.deadLetters.map(String.init) ?? "?")"
             if (line.deadLetters ?? 0) > 0 { out += "   ← dead letters: see README, day two" }
             out += "\n"
         }
-        if let managementProblem { out += "  (unacknowledged counts unknown: \(managementProblem))\n" }
-        out += "Outbox: \(outbox) events waiting to be published\n"
+        if let problem = backlog.managementProblem { out += "  (unacknowledged counts unknown: \(problem))\n" }
+        out += "Outbox: \(backlog.outbox) events waiting to be published\n"
         return out
     }
 }

@@ -184,13 +184,17 @@ public struct Report: Sendable, Equatable {
         public var from: LocalDay
         public var to: LocalDay
         public var grouping: Grouping
-        /// Channel grouping: 1 channels only, 2 with their sources, 3 with campaigns.
+        /// Channel grouping: 1 channels only, 2 with their sources, 3 with campaigns (1 for the
+        /// other groupings).
         public var depth: Int
         /// Rows are sorted by this column, highest first, at every level (undefined ratios last).
         public var sort: ReportColumn
 
         /// The sort a grouping has unless asked: ROMI for channels, revenue for managers and
         /// products (whose spend is unknown).
+        /// The keys of a row's path at this depth.
+        public var levels: [String] { Array(grouping.levels.prefix(depth)) }
+
         public static func defaultSort(_ grouping: Grouping) -> ReportColumn { grouping == .channel ? .romi : .revenue }
 
         public init(project: String, model: String, from: LocalDay, to: LocalDay, grouping: Grouping = .channel, depth: Int = 3,
@@ -200,7 +204,7 @@ public struct Report: Sendable, Equatable {
             self.from = from
             self.to = to
             self.grouping = grouping
-            self.depth = depth
+            self.depth = grouping == .channel ? min(max(depth, 1), 3) : 1
             self.sort = sort ?? Self.defaultSort(grouping)
         }
     }

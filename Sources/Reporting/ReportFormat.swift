@@ -59,7 +59,7 @@ public enum ReportFormat: String, CaseIterable, Sendable {
         var text = value.text(places: 2)
         while text.hasSuffix("0") { text.removeLast() }
         if text.hasSuffix(".") { text.removeLast() }
-        return text == "-0" ? "0" : text
+        return text
     }
 
     static func tableCell(_ value: Decimal?, _ column: ReportColumn) -> String {
@@ -79,8 +79,8 @@ public enum ReportFormat: String, CaseIterable, Sendable {
     static func table(_ report: Report, title: String?) -> String {
         let request = report.request
         let columns = request.grouping.tableColumns
-        let heading = request.grouping == .channel ? ["Channel", "source", "campaign"].prefix(max(1, min(3, request.depth))).joined(separator: " / ")
-                                                   : request.grouping.rawValue.capitalized
+        let levels = request.levels.joined(separator: " / ")
+        let heading = levels.prefix(1).uppercased() + levels.dropFirst()
         func label(_ row: ReportRow) -> String {
             let raw = request.grouping == .channel && row.level == 0 ? channelTitle(row.label) : row.label
             let text = String(repeating: "  ", count: row.level) + raw
@@ -111,9 +111,8 @@ public enum ReportFormat: String, CaseIterable, Sendable {
     }
 
     static func csv(_ report: Report) -> String {
-        let grouping = report.request.grouping
-        let levels = grouping == .channel ? Array(grouping.levels.prefix(max(1, min(3, report.request.depth)))) : grouping.levels
-        let columns = grouping.columns
+        let levels = report.request.levels
+        let columns = report.request.grouping.columns
         var out = (["level"] + levels + columns.map(\.rawValue)).joined(separator: ",") + "\n"
         func line(_ level: String, _ path: [String], _ figures: ReportFigures) -> String {
             let keys = levels.indices.map { $0 < path.count ? csvField(path[$0]) : "" }
@@ -128,7 +127,7 @@ public enum ReportFormat: String, CaseIterable, Sendable {
 
     static func json(_ report: Report) -> String {
         let request = report.request
-        let levels = request.grouping.levels
+        let levels = request.levels
         let columns = request.grouping.columns
         var writer = JSONWriter(capacity: 4096)
         func figures(_ figures: ReportFigures) {

@@ -33,62 +33,48 @@ public enum ReportQuery {
 
     static func decimal(_ row: PGRow, _ column: Int) throws -> Decimal { try row.decode(Decimal?.self, column) ?? 0 }
 
+    /// The report of rows whose first `keys` columns are the path and the next ones the sums of
+    /// `sums`, in that order.
+    static func report(_ request: Report.Request, keys: Int, sums: [WritableKeyPath<ReportFigures, Decimal>], sql: String,
+                       _ parameters: [(any PGEncodable)?], on connection: PGConnection) async throws -> Report {
+        let leaves = try await connection.query(sql, parameters).map { row in
+            var figures = ReportFigures()
+            for (offset, sum) in sums.enumerated() { figures[keyPath: sum] = try decimal(row, keys + offset) }
+            return (path: try (0..<keys).map { try row.decode(String.self, $0) }, figures: figures)
+        }
+        return Report(request: request, leaves: leaves)
+    }
+
     static func channels(_ request: Report.Request, on connection: PGConnection) async throws -> Report {
-        let depth = min(max(request.depth, 1), 3)
-        let keys = ["channel", "source_label", "CASE WHEN campaign = '' THEN '(no campaign)' ELSE campaign END"].prefix(depth)
-        let rows = try await connection.query("""
+        let keys = ["channel", "source_label", "CASE WHEN campaign = '' THEN '(no campaign)' ELSE campaign END"].prefix(request.depth)
+        return try await report(request, keys: request.depth,
+                                sums: [\.impressions, \.clicks, \.spend, \.visits, \.leads, \.qualifiedLeads, \.deals, \.sales, \.revenue, \.costOfGoods],
+                                sql: """
             SELECT \(keys.joined(separator: ", ")),
                    sum(impressions), sum(clicks), sum(spend), sum(visits), sum(leads), sum(qualified_leads), sum(deals), sum(sales),
                    sum(revenue), sum(cost_of_goods)
             FROM mart.channel_report
             WHERE project_id = $1 AND model = $2 AND day BETWEEN $3::date AND $4::date
-            GROUP BY \((1...depth).map(String.init).joined(separator: ", "))
-            """, [request.project, request.model, request.from.description, request.to.description])
-        let leaves = try rows.map { row in
-            var figures = ReportFigures()
-            let base = depth
-            figures.impressions = try decimal(row, base)
-            figures.clicks = try decimal(row, base + 1)
-            figures.spend = try decimal(row, base + 2)
-            figures.visits = try decimal(row, base + 3)
-            figures.leads = try decimal(row, base + 4)
-            figures.qualifiedLeads = try decimal(row, base + 5)
-            figures.deals = try decimal(row, base + 6)
-            figures.sales = try decimal(row, base + 7)
-            figures.revenue = try decimal(row, base + 8)
-            figures.costOfGoods = try decimal(row, base + 9)
-            return (path: try (0..<depth).map { try row.decode(String.self, $0) }, figures: figures)
-        }
-        return Report(request: request, leaves: leaves)
+            GROUP BY \((1...request.depth).map(String.init).joined(separator: ", "))
+            """, [request.project, request.model, request.from.description, request.to.description], on: connection)
     }
 
     /// Managers (model-free, mart.manager_report): a lead counts for its earliest deal's manager,
     /// a duplicate for its original's.
     static func managers(_ request: Report.Request, on connection: PGConnection) async throws -> Report {
-        let rows = try await connection.query("""
+        try await report(request, keys: 1, sums: [\.leads, \.deals, \.sales, \.revenue, \.duplicateLeads, \.nonTargetLeads], sql: """
             SELECT manager, sum(leads), sum(deals), sum(sales), sum(revenue), sum(duplicate_leads), sum(non_target_leads)
             FROM mart.manager_report
             WHERE project_id = $1 AND day BETWEEN $2::date AND $3::date
             GROUP BY manager
-            """, [request.project, request.from.description, request.to.description])
-        let leaves = try rows.map { row in
-            var figures = ReportFigures()
-            figures.leads = try decimal(row, 1)
-            figures.deals = try decimal(row, 2)
-            figures.sales = try decimal(row, 3)
-            figures.revenue = try decimal(row, 4)
-            figures.duplicateLeads = try decimal(row, 5)
-            figures.nonTargetLeads = try decimal(row, 6)
-            return (path: [try row.decode(String.self, 0)], figures: figures)
-        }
-        return Report(request: request, leaves: leaves)
+            """, [request.project, request.from.description, request.to.description], on: connection)
     }
 
     /// Products (model-free): leads by the product they asked about, deals, sales, revenue and
     /// cost of goods by the deal's product, on the lead's day (a deal of no lead: its creation
     /// day).
     static func products(_ request: Report.Request, on connection: PGConnection) async throws -> Report {
-        let rows = try await connection.query("""
+        try await report(request, keys: 1, sums: [\.leads, \.deals, \.sales, \.revenue, \.costOfGoods], sql: """
             SELECT product, sum(leads), sum(deals), sum(sales), sum(revenue), sum(cost_of_goods)
             FROM (
                 SELECT coalesce(l.product, '(none)') AS product, 1 AS leads, 0 AS deals, 0 AS sales, 0 AS revenue, 0 AS cost_of_goods
@@ -100,17 +86,7 @@ public enum ReportQuery {
                 WHERE d.project_id = $1 AND d.day BETWEEN $2::date AND $3::date
             ) u
             GROUP BY product
-            """, [request.project, request.from.description, request.to.description])
-        let leaves = try rows.map { row in
-            var figures = ReportFigures()
-            figures.leads = try decimal(row, 1)
-            figures.deals = try decimal(row, 2)
-            figures.sales = try decimal(row, 3)
-            figures.revenue = try decimal(row, 4)
-            figures.costOfGoods = try decimal(row, 5)
-            return (path: [try row.decode(String.self, 0)], figures: figures)
-        }
-        return Report(request: request, leaves: leaves)
+            """, [request.project, request.from.description, request.to.description], on: connection)
     }
 
     /// One day of the dashboard's chart.

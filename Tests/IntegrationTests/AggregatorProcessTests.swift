@@ -18,11 +18,9 @@ import Testing
                                  sources: [Source(id: "amo", kind: "amocrm"), Source(id: "b24", kind: "bitrix24")])
 
     @Test func theWorkersKeepTheMartEqualToAFullRebuildThroughAKilledAggregator() async throws {
-        let vhost = TestStack.unique("agg")
-        try TestStack.rabbitmqctl(["add_vhost", vhost])
-        try TestStack.rabbitmqctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
-        defer { _ = try? TestStack.rabbitmqctl(["delete_vhost", vhost]) }
-        let amqpURL = TestStack.amqpURL.replacingOccurrences(of: "/%2f", with: "/" + vhost)
+        let vhost = try TestStack.freshVirtualHost(TestStack.unique("agg"))
+        defer { vhost.delete() }
+        let amqpURL = vhost.amqpURL
         let amqp = try AMQPConfiguration(url: amqpURL)
         try await AMQPAdmin.declare(ClusterTopology.all, configuration: amqp)
 
@@ -31,7 +29,7 @@ import Testing
         let pool = PGPool(PGConfiguration(url: database), logger: TestStack.logger)
         defer { Task { await pool.close() } }
         try await WorldFeed.storeCRM(world, in: pool)
-        let config = "/tmp/\(vhost).yaml"
+        let config = "/tmp/\(vhost.name).yaml"
         try """
             projects:
               - id: school

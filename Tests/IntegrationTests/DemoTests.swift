@@ -9,13 +9,11 @@ import Testing
 /// the tracker — and a report whose totals equal the world's ground truth under every model.
 @Suite struct DemoTests {
     @Test func theMainJobOnASmallWorldPrintsAReportWhoseTotalsAreTheWorldsTruth() async throws {
-        let vhost = TestStack.unique("demo")
-        try TestStack.rabbitmqctl(["add_vhost", vhost])
-        try TestStack.rabbitmqctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
-        defer { _ = try? TestStack.rabbitmqctl(["delete_vhost", vhost]) }
-        let amqpURL = TestStack.amqpURL.replacingOccurrences(of: "/%2f", with: "/" + vhost)
+        let vhost = try TestStack.freshVirtualHost(TestStack.unique("demo"))
+        defer { vhost.delete() }
+        let amqpURL = vhost.amqpURL
         let database = try await TestStack.freshDatabase(migrated: false)
-        let work = "/tmp/\(vhost)"
+        let work = "/tmp/\(vhost.name)"
         defer { try? FileManager.default.removeItem(atPath: work) }
         var options = DemoRun.Options(binDirectory: TestStack.productsDirectory.path, workDirectory: work, databaseURL: database, amqpURL: amqpURL,
                                       managementURL: TestStack.environment["RABBITMQ_MANAGEMENT_URL"], world: DemoWorld(seed: 7, people: 300))

@@ -117,11 +117,9 @@ import Testing
     }
 
     @Test func statusNamesEachSourcesLastRunUnknownStagesQueueDepthsAndDeadLetters() async throws {
-        let vhost = TestStack.unique("status")
-        try TestStack.rabbitmqctl(["add_vhost", vhost])
-        try TestStack.rabbitmqctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
-        defer { _ = try? TestStack.rabbitmqctl(["delete_vhost", vhost]) }
-        let amqpURL = TestStack.amqpURL.replacingOccurrences(of: "/%2f", with: "/" + vhost)
+        let vhost = try TestStack.freshVirtualHost(TestStack.unique("status"))
+        defer { vhost.delete() }
+        let amqpURL = vhost.amqpURL
         let amqp = try AMQPConfiguration(url: amqpURL)
         try await AMQPAdmin.declare(ClusterTopology.all, configuration: amqp)
         let publisher = AMQPPublisher(configuration: amqp, topology: ClusterTopology.all, logger: TestStack.logger)
@@ -167,14 +165,14 @@ import Testing
         let amo = try #require(status.sources.first { $0.source == "amo" })
         #expect(amo.fullSyncDone && amo.unknownStageDeals == 1)
         #expect(status.sources.first { $0.source == "b24" }?.fullSyncDone == false)
-        let aggregator = try #require(status.queues.first { $0.queue == ClusterTopology.aggregatorQueue })
+        let aggregator = try #require(status.backlog.queues.first { $0.queue == ClusterTopology.aggregatorQueue })
         #expect(aggregator.ready == 2 && aggregator.consumers == 0 && aggregator.deadLetters == 0)
-        #expect(status.queues.first { $0.queue == ClusterTopology.identityQueue }?.deadLetters == 1)
+        #expect(status.backlog.queues.first { $0.queue == ClusterTopology.identityQueue }?.deadLetters == 1)
         if management != nil {
-            #expect(status.managementProblem == nil)
+            #expect(status.backlog.managementProblem == nil)
             #expect(aggregator.unacknowledged == 0)
         }
-        #expect(!status.isIdle)
+        #expect(!status.backlog.isIdle && !status.backlog.crmSynced)
         let text = status.text
         #expect(text.contains("school/direct (yandex_direct): last successful run 2 h ago, spend through 2026-03-31"))
         #expect(text.contains("failed since: 2026-03-25..2026-04-01"))

@@ -238,10 +238,9 @@ import Tracker
         let queue = "test-\(project)"
         // A broker vhost of this test's own: the resolver below consumes the identity queue, which
         // other tests' trackers publish into (their projects are not in its configuration).
-        try TestStack.rabbitmqctl(["add_vhost", project])
-        try TestStack.rabbitmqctl(["set_permissions", "-p", project, "guest", ".*", ".*", ".*"])
-        defer { try? TestStack.rabbitmqctl(["delete_vhost", project]) }
-        let amqpURL = TestStack.amqpURL.replacingOccurrences(of: "/%2f", with: "/" + project)
+        let vhost = try TestStack.freshVirtualHost(project)
+        defer { vhost.delete() }
+        let amqpURL = vhost.amqpURL
         let amqp = try AMQPConfiguration(url: amqpURL)
         try await AMQPAdmin.declare(ClusterTopology.all, configuration: amqp)
         try await AMQPAdmin.declare(AMQPTopology(exchanges: [.init(ClusterTopology.exchange)], queues: [.init(queue, type: .classic)],

@@ -92,16 +92,14 @@ import Testing
         await inOrder.pool.close()
 
         // Two identity-resolver processes on a broker vhost of this test's own, one database.
-        let vhost = TestStack.unique("replicas")
-        try TestStack.rabbitmqctl(["add_vhost", vhost])
-        try TestStack.rabbitmqctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
-        defer { _ = try? TestStack.rabbitmqctl(["delete_vhost", vhost]) }
-        let amqpURL = TestStack.amqpURL.replacingOccurrences(of: "/%2f", with: "/" + vhost)
+        let vhost = try TestStack.freshVirtualHost(TestStack.unique("replicas"))
+        defer { vhost.delete() }
+        let amqpURL = vhost.amqpURL
         let amqp = try AMQPConfiguration(url: amqpURL)
         let database = try await TestStack.freshDatabase()
         let pool = PGPool(PGConfiguration(url: database), logger: TestStack.logger)
         try await WorldFeed.storeCRM(Self.crowded, in: pool)
-        let config = "/tmp/\(vhost).yaml"
+        let config = "/tmp/\(vhost.name).yaml"
         try "projects:\n  - id: school\n    name: School\n".write(toFile: config, atomically: true, encoding: .utf8)
         try await AMQPAdmin.declare(ClusterTopology.all, configuration: amqp)
         let environment = ["DATABASE_URL": database, "AMQP_URL": amqpURL]
@@ -124,7 +122,7 @@ import Testing
         await publisher.close()
         // Drained: nothing ready and nothing delivered but unacknowledged (rabbitmqctl counts both).
         let drained = await TestStack.eventually(seconds: 150) {
-            let listing = (try? TestStack.rabbitmqctl(["list_queues", "-p", vhost, "--no-table-headers", "-q", "name", "messages"])) ?? ""
+            let listing = (try? TestStack.rabbitmqctl(["list_queues", "-p", vhost.name, "--no-table-headers", "-q", "name", "messages"])) ?? ""
             return listing.split(separator: "\n").contains { $0.split(whereSeparator: \.isWhitespace) == [Substring(ClusterTopology.identityQueue), "0"] }
         }
         #expect(drained, "\(replicas.map(\.log))")

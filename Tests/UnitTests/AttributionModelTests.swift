@@ -1,5 +1,6 @@
 import Attribution
 import Identity
+import Settings
 import Testing
 
 /// Golden cases of domain.md's seven models (and definition 5's fallbacks), in exact weight
@@ -18,6 +19,12 @@ import Testing
         Dictionary(uniqueKeysWithValues: AttributionModel.allCases.map {
             ($0, Credit.weights(touches, leadAt: lead, model: $0, halfLifeDays: halfLife))
         })
+    }
+
+    /// The configuration validates `attribution.default_model` (and `analytics report --model`)
+    /// against its own list of the models' names: it must be the models', in the mart's order.
+    @Test func theConfigurationKnowsExactlyTheModelsNames() {
+        #expect(AttributionSettings.models == AttributionModel.allCases.map(\.rawValue))
     }
 
     @Test func oneTouchTakesEverythingInEveryModel() {
