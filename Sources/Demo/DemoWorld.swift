@@ -36,8 +36,8 @@ public struct DemoWorld: Sendable {
     /// newsletter service per issue.
     var costs: [Cost] {
         let month = String(firstDay.description.prefix(7))
-        return [Cost(month: month, source: "yandex.ru", medium: "organic", roubles: 60_000),
-                Cost(month: month, source: "google.com", medium: "organic", roubles: 20_000)]
+        return [Cost(month: month, source: "yandex.ru", medium: "organic", roubles: 240_000),
+                Cost(month: month, source: "google.com", medium: "organic", roubles: 90_000)]
             + stride(from: 2, to: world.spec.days, by: 7).map {
                 Cost(day: firstDay.advanced(by: $0).description, source: "newsletter", medium: "email", campaign: "march_digest", roubles: 3_500)
             }
