@@ -32,6 +32,7 @@ let package = Package(
         .executable(name: "identity-resolver", targets: ["identity-resolver"]),
         .executable(name: "aggregator", targets: ["aggregator"]),
         .executable(name: "demo", targets: ["demo"]),
+        .executable(name: "dashboard", targets: ["dashboard"]),
     ] + collectors.map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -172,6 +173,20 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "analytics", dependencies: ["OperatorCLI"]),
+        // The dashboard page: server-rendered HTML and SVG from the mart (no script, no CDN).
+        .target(name: "Dashboard", dependencies: [
+            "Attribution", "Domain", "Postgres", "Reporting", "Runtime", "Settings",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "dashboard", dependencies: [
+            "Dashboard", "Runtime", "Settings",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // The main job: the sandbox world, the cluster's processes, the report against the truth.
         .target(name: "Demo", dependencies: [
@@ -227,7 +242,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: [
             "Postgres", "AMQP", "Runtime", "Schema", "Settings", "RuntimeTestbed", "OperatorCLI", "Collection", "Domain",
             "Collectors", "Sandbox", "YandexDirect", "GoogleAds", "Meta", "VKAds", "AmoCRM", "Bitrix24", "DealSync", "Tracker", "Identity", "Attribution", "Aggregation",
-            "Reporting", "Demo",
+            "Reporting", "Demo", "Dashboard",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ]

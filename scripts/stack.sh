@@ -29,6 +29,7 @@
 #   PGPORT          PostgreSQL port on 127.0.0.1            (default 55432)
 #   AMQP_PORT       RabbitMQ AMQP port on 127.0.0.1         (default 5673)
 #   RMQ_DIST_PORT   Erlang distribution port                (default AMQP_PORT+20000)
+#   STACK_EXTRA_PKGS  more Debian packages `install` adds     (scripts/test.sh: chromium)
 #   RMQ_EPMD_PORT   private epmd port (shared by instances) (default 4370, not the system 4369)
 #   RMQ_NODENAME    Erlang node name                        (default rabbit-<AMQP_PORT>@localhost)
 #   RMQ_MGMT        1: enable rabbitmq_management (HTTP API; `analytics status` and the main job
@@ -61,6 +62,9 @@ RMQ_NODE_DIR="$RMQ_ROOT/node-$RMQ_NODENAME"   # per-node config, pid file, stdou
 RMQ_BIN=/usr/lib/rabbitmq/bin             # NOT /usr/sbin/rabbitmq*: as root those wrappers
                                           # 'su rabbitmq', lose HOME and thus the cookie
 REQUIRED_PKGS=(postgresql rabbitmq-server libpq-dev librabbitmq-dev pkg-config)
+# More Debian packages a caller needs installed with the stack (scripts/test.sh: chromium).
+# shellcheck disable=SC2206
+REQUIRED_PKGS+=(${STACK_EXTRA_PKGS:-})
 
 for _v in PGPORT AMQP_PORT RMQ_DIST_PORT RMQ_EPMD_PORT STACK_START_TIMEOUT; do
   [[ "${!_v}" =~ ^[0-9]+$ ]] || { echo "stack: $_v must be a number, got '${!_v}'" >&2; exit 2; }

@@ -4,7 +4,8 @@
 #   scripts/test.sh [swift test args...]     e.g. scripts/test.sh --filter WorkerTests
 #
 # 1. starts the local stack (PostgreSQL + RabbitMQ on loopback, installing missing Debian
-#    packages) via scripts/stack.sh and exports DATABASE_URL / AMQP_URL for the tests,
+#    packages, and chromium for the dashboard's headless-browser test) via scripts/stack.sh
+#    and exports DATABASE_URL / AMQP_URL for the tests,
 #    plus ANALYTICS_STACK_SCRIPT so tests can start private instances or restart servers;
 # 2. installs the offline validators of docker/ and k8s/ (PyPI) into .build-tools/venv;
 # 3. swift build --build-tests;
@@ -53,6 +54,8 @@ echo "== stack"
 # RabbitMQ's management API too: `analytics status` and the main job's test read
 # unacknowledged counts from it.
 export RMQ_MGMT=1
+# The dashboard's test renders the page in headless Chromium (Debian package chromium).
+export STACK_EXTRA_PKGS="chromium"
 urls="$(bash "$STACK" start)"
 RABBITMQ_MANAGEMENT_URL=
 eval "$urls"

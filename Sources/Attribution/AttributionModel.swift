@@ -128,3 +128,18 @@ public enum Credit {
         return parts
     }
 }
+
+extension AttributionModel {
+    /// The model's name as a marketer reads it (the dashboard's model switch).
+    public var title: String {
+        switch self {
+        case .firstClick: "First click"
+        case .lastClick: "Last click"
+        case .lastNonDirect: "Last non-direct"
+        case .lastPaid: "Last paid"
+        case .linear: "Linear"
+        case .positionBased: "Position-based 40-20-40"
+        case .timeDecay: "Time decay"
+        }
+    }
+}

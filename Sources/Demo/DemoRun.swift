@@ -44,6 +44,10 @@ public struct DemoRun: Sendable {
         /// Each model's report totals.
         public var totals: [String: World.Totals]
         public var trackerURL: String
+        /// The dashboard page of the project (served while the cluster runs).
+        public var dashboardURL: String
+        /// The page as it was when the mart became current, saved in the work directory.
+        public var dashboardSnapshot: String
         /// Every model's totals equal the truth (money to the kopeck).
         public var matchesTruth: Bool { totals.values.allSatisfy { $0.rounded == truth.rounded } && totals.count == AttributionSettings.models.count }
     }
@@ -125,17 +129,20 @@ public struct DemoRun: Sendable {
                 .trimmingCharacters(in: .whitespacesAndNewlines))
 
         // The workers and the tracker, each its own process.
-        say("== the cluster: tracker, identity-resolver, deal-sync, \(options.aggregators) aggregators")
+        say("== the cluster: tracker, identity-resolver, deal-sync, \(options.aggregators) aggregators, dashboard")
         let trackerPort = ClusterProcesses.freePort()
         let tracker = try cluster.start("tracker", arguments: ["--host", "127.0.0.1", "--port", String(trackerPort)])
-        var workers = [try cluster.start("identity-resolver"), try cluster.start("deal-sync")]
+        let dashboardPort = ClusterProcesses.freePort()
+        let dashboard = try cluster.start("dashboard", arguments: ["--host", "127.0.0.1", "--port", String(dashboardPort)])
+        var workers = [try cluster.start("identity-resolver"), try cluster.start("deal-sync"), dashboard]
         for index in 1...max(1, options.aggregators) {
             workers.append(try cluster.start("aggregator", name: "aggregator-\(index)", arguments: ["--linger", "0.3"]))
         }
         try await waitUntilReady([(tracker, "http://127.0.0.1:\(trackerPort)/health")] + workers.map { ($0, "http://127.0.0.1:\($0.healthPort)/ready") },
                                  cluster: cluster)
         let trackerURL = "http://127.0.0.1:\(trackerPort)"
-        say("   all ready (tracker on \(trackerURL), logs in \(work)/logs)")
+        let dashboardBase = "http://127.0.0.1:\(dashboardPort)/projects/\(demo.project)"
+        say("   all ready (tracker on \(trackerURL), dashboard on \(dashboardBase), logs in \(work)/logs)")
 
         // Every collector against its fake.
         say("== collectors: the month's spend from every network and the cost sheet")
@@ -197,7 +204,19 @@ public struct DemoRun: Sendable {
             return (report, totals)
         }
         let text = ReportFormat.table.render(report, title: "\(project.name) (\(project.id)), \(project.currency)")
-        return Outcome(report: report, reportText: text, truth: demo.truth, totals: totals, trackerURL: trackerURL)
+
+        // The dashboard's page of the same figures (the report's period), kept as a file to open
+        // after the job.
+        let dashboardURL = dashboardBase + "?from=\(report.request.from)&to=\(report.request.to)"
+        let page = try await HTTPClient.shared.execute(HTTPClientRequest(url: dashboardURL), timeout: .seconds(60))
+        let html = String(buffer: try await page.body.collect(upTo: 16 << 20))
+        guard page.status.code == 200, html.contains("id=\"daily-chart\""), html.contains("id=\"report\"") else {
+            throw DemoError("the dashboard answered \(page.status.code) without its chart and table; log: \(Self.tail(dashboard.logPath))")
+        }
+        let snapshot = work + "/dashboard.html"
+        try html.write(toFile: snapshot, atomically: true, encoding: .utf8)
+        return Outcome(report: report, reportText: text, truth: demo.truth, totals: totals, trackerURL: trackerURL, dashboardURL: dashboardURL,
+                       dashboardSnapshot: snapshot)
     }
 
     /// Polls each child's readiness URL until it answers 200; fails naming a child that exits.

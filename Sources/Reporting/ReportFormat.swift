@@ -40,7 +40,7 @@ public enum ReportFormat: String, CaseIterable, Sendable {
     // MARK: - table
 
     /// "1 234 567.89": money to the kopeck with spaces between thousands.
-    static func money(_ value: Decimal) -> String {
+    public static func money(_ value: Decimal) -> String {
         let text = value.text(places: 2)
         let negative = text.hasPrefix("-")
         let digits = negative ? String(text.dropFirst()) : text
@@ -55,14 +55,16 @@ public enum ReportFormat: String, CaseIterable, Sendable {
     }
 
     /// A credited count: whole when it is whole, else to hundredths ("12", "12.5", "12.33").
-    static func count(_ value: Decimal) -> String {
+    public static func count(_ value: Decimal) -> String {
         var text = value.text(places: 2)
         while text.hasSuffix("0") { text.removeLast() }
         if text.hasSuffix(".") { text.removeLast() }
         return text
     }
 
-    static func tableCell(_ value: Decimal?, _ column: ReportColumn) -> String {
+    /// A cell as the terminal table and the dashboard show it: money with grouped thousands,
+    /// counts without trailing zeros, ratios in per cent, "—" for an undefined ratio.
+    public static func tableCell(_ value: Decimal?, _ column: ReportColumn) -> String {
         guard let value else { return "—" }
         switch column.kind {
         case .money: return money(value)

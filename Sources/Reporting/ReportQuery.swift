@@ -96,6 +96,14 @@ public enum ReportQuery {
         public var revenue: Decimal
         public var visits: Decimal
         public var leads: Decimal
+
+        public init(day: LocalDay, spend: Decimal, revenue: Decimal, visits: Decimal, leads: Decimal) {
+            self.day = day
+            self.spend = spend
+            self.revenue = revenue
+            self.visits = visits
+            self.leads = leads
+        }
     }
 
     /// Spend, revenue (credited by the model, on the lead's day), visits and leads per day of the

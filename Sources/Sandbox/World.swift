@@ -128,10 +128,11 @@ public struct World: Sendable {
         let minute: Int64 = 60 * 1_000_000
         let hour = 60 * minute
         let day = 24 * hour
-        // A webinar in the middle of the period: its day draws four times the traffic.
+        // A webinar in the middle of the period: 10 % of the people come to it (their moment of
+        // interest is its day) and sign up there, so visits, leads and revenue spike on that day.
         let spikeDay = Int64(spec.days / 2)
         func instant() -> Int64 {
-            if random.unit() < 0.08 { return startMicros + spikeDay * day + Int64(random.unit() * Double(day)) }
+            if random.unit() < 0.1 { return startMicros + spikeDay * day + Int64(random.unit() * Double(day)) }
             return startMicros + Int64(random.unit() * Double(span))
         }
         let channelWeights = Self.paidChannels.map(\.weight) + Self.freeChannels.map(\.weight)
@@ -211,10 +212,20 @@ public struct World: Sendable {
             let product = random.below(Self.products.count)
             let page = ["python", "design", "english"][product]
             var own: [(id: String, client: String, at: Int64)] = []
-            // A person's visits cluster around their own moment of interest.
+            // A person's visits cluster around their own moment of interest: the first one at it,
+            // the others within ten days either side (redrawn inside the period, so its first and
+            // last days do not collect everyone whose interest began earlier or ended later).
             let focus = instant()
-            for _ in 0..<count {
-                let at = min(startMicros + span - 1, max(startMicros, focus + Int64((random.unit() - 0.7) * Double(20 * day))))
+            let webinar = (focus - startMicros) / day == spikeDay
+            for index in 0..<count {
+                var at = focus
+                if index > 0 {
+                    at = focus + Int64((random.unit() - 0.5) * Double(20 * day))
+                    if at < startMicros || at >= startMicros + span {
+                        let low = max(startMicros, focus - 10 * day)
+                        at = low + Int64(random.unit() * Double(min(startMicros + span, focus + 10 * day) - low))
+                    }
+                }
                 let client = devices[random.below(devices.count)]
                 let body = visitBody(client: client, at: at, channel: random.weighted(channelWeights), landing: page)
                 let visit = try! reader.visit(.object(body), receivedAt: Date(timeIntervalSince1970: Double(at) / 1e6 + 0.2), newID: { "unused" })
@@ -225,7 +236,8 @@ public struct World: Sendable {
             let phone = "+79" + String(format: "%09d", person)
             let email = "person\(person)@mail.example"
             // Leads: an original on one of the person's visits, maybe a second one days later.
-            guard random.unit() < spec.leadShare else {
+            // The webinar is a lead magnet: most who come to it register.
+            guard random.unit() < (webinar ? max(spec.leadShare, 0.8) : spec.leadShare) else {
                 // Someone the site never sent a lead for who bought offline.
                 if random.unit() < offlineChance {
                             let created = instant()
@@ -235,7 +247,8 @@ public struct World: Sendable {
                 continue
             }
             var originals: [Lead] = []
-            let firstVisit = own[random.below(own.count)]
+            // Who came to the webinar signed up on its day; others on any of their visits.
+            let firstVisit = webinar ? own.first { $0.at == focus }! : own[random.below(own.count)]
             var moments = [firstVisit]
             if random.unit() < spec.secondLeadShare, let later = own.first(where: { $0.at > firstVisit.at + day + 2 * hour }) { moments.append(later) }
             for (index, moment) in moments.enumerated() {

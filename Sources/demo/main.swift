@@ -71,8 +71,13 @@ struct DemoCommand: AsyncParsableCommand {
             More: analytics report --config \(workDirectory)/analytics.yaml --depth 3 --group-by channel|manager|product --format table|csv|json
                   analytics status --config \(workDirectory)/analytics.yaml
             """)
+        print("""
+
+            The dashboard (daily spend vs revenue, the channel table, a model switch, a period picker):
+               \(keepRunning ? outcome.dashboardURL : "saved as \(outcome.dashboardSnapshot); run with --keep-running to browse it live")
+            """)
         if keepRunning {
-            print("The cluster keeps running (tracker \(outcome.trackerURL)); Ctrl-C stops it.")
+            print("The cluster keeps running (tracker \(outcome.trackerURL), dashboard \(outcome.dashboardURL)); Ctrl-C stops it.")
             let (signals, continuation) = AsyncStream<Void>.makeStream()
             signal(SIGINT, SIG_IGN)
             signal(SIGTERM, SIG_IGN)

@@ -44,6 +44,12 @@ import Testing
         let seo = outcome.report.rows.first { $0.path == ["organic_search", "yandex.ru — Студия Бета"] }
         #expect((seo?.figures.spend ?? 0) > 0 && (seo?.figures.visits ?? 0) > 0)
         #expect(lines.all.contains { $0.contains("collector-manual-costs") })
+        // The dashboard ran as its own process and its page of the same figures was saved.
+        let page = try String(contentsOfFile: outcome.dashboardSnapshot, encoding: .utf8)
+        let dom = DOMNode.parse(page)
+        #expect(dom.first("svg", "id", "daily-chart") != nil)
+        #expect(dom.first("table", "id", "report")?["data-model"] == "last_non_direct")
+        #expect(dom.first("tfoot")?.first("td", "data-column", "spend")?.textContent == ReportFormat.tableCell(outcome.report.total.spend, .spend))
     }
 }
 

@@ -50,7 +50,7 @@ import Yams
         let text = try String(contentsOfFile: compose, encoding: .utf8)
         let file = try #require(try Yams.load(yaml: text) as? [String: Any])
         let services = try #require(file["services"] as? [String: Any])
-        #expect(Set(services.keys).isSuperset(of: ["postgres", "rabbitmq", "migrate", "tracker", "identity-resolver", "deal-sync", "aggregator", "scheduler"]))
+        #expect(Set(services.keys).isSuperset(of: ["postgres", "rabbitmq", "migrate", "tracker", "identity-resolver", "deal-sync", "aggregator", "dashboard", "scheduler"]))
         #expect(((services["aggregator"] as? [String: Any])?["deploy"] as? [String: Any])?["replicas"] as? Int == 2)
         #expect(((services["rabbitmq"] as? [String: Any])?["image"] as? String)?.contains("management") == true)
         #expect(((services["scheduler"] as? [String: Any])?["build"] as? [String: Any])?["target"] as? String == "scheduler")
