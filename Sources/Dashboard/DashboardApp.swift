@@ -71,8 +71,11 @@ public enum DashboardApp {
         let request = Report.Request(project: project.id, model: model, from: from, to: to, grouping: query.grouping, depth: query.depth,
                                      sort: query.sort)
         let report = try await ReportQuery.load(request, on: connection)
+        let totals = query.grouping == .channel ? report.total
+            : try await ReportQuery.load(Report.Request(project: project.id, model: model, from: from, to: to, depth: 1), on: connection).total
         let daily = try await ReportQuery.daily(project: project.id, model: model, from: from, to: to, on: connection)
-        return DashboardView(project: project, projects: projects, query: query, dataRange: range.from...range.to, report: report, daily: daily)
+        return DashboardView(project: project, projects: projects, query: query, dataRange: range.from...range.to, report: report, totals: totals,
+                             daily: daily)
     }
 
     /// The routes: `/` (the project, or a list of them), `/projects/<id>` (the page),

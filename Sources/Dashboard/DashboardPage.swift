@@ -83,15 +83,19 @@ public struct DashboardView: Sendable {
     /// The days the project's report holds anything on.
     public var dataRange: ClosedRange<LocalDay>
     public var report: Report
+    /// The period's totals under the model (the channel report's total, whatever the table's
+    /// grouping: managers and products know no spend).
+    public var totals: ReportFigures
     public var daily: [ReportQuery.Day]
 
     public init(project: Project, projects: [Project], query: DashboardQuery, dataRange: ClosedRange<LocalDay>, report: Report,
-                daily: [ReportQuery.Day]) {
+                totals: ReportFigures? = nil, daily: [ReportQuery.Day]) {
         self.project = project
         self.projects = projects
         self.query = query
         self.dataRange = dataRange
         self.report = report
+        self.totals = totals ?? report.total
         self.daily = daily
     }
 }
@@ -235,7 +239,7 @@ public enum DashboardPage {
     }
 
     static func kpis(_ view: DashboardView) -> String {
-        let total = view.report.total
+        let total = view.totals
         let currency = view.project.currency
         let cards: [(key: String, title: String, value: String)] = [
             ("spend", "Spend", money(total.spend, currency)),

@@ -21,7 +21,8 @@ enum DashboardStyle {
     form#period input{font:inherit;padding:3px 6px;border:1px solid var(--line);border-radius:6px}
     form#period button{font:inherit;padding:4px 12px;border:0;border-radius:6px;background:var(--ink);color:#fff;cursor:pointer}
     .presets a{margin-left:8px;font-size:13px}.presets a[aria-current]{font-weight:700;color:var(--ink)}
-    .kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:10px;margin-bottom:14px}
+    .kpis{display:grid;grid-template-columns:repeat(4,1fr);gap:10px;margin-bottom:14px}
+    @media (max-width:640px){.kpis{grid-template-columns:repeat(2,1fr)}}
     .kpi{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 12px}
     .kpi .label{display:block;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
     .kpi .value{display:block;font-size:20px;font-weight:650;font-variant-numeric:tabular-nums;white-space:nowrap}

@@ -41,7 +41,7 @@ import Testing
         for (row, expected) in zip(rows, report.rows) {
             #expect(row.all("td").map(\.textContent) == columns.map { ReportFormat.tableCell(expected.figures.value($0), $0) },
                     "row \(expected.path)")
-            let label = expected.level == 0 ? ReportFormat.channelTitle(expected.label) : expected.label
+            let label = report.request.grouping == .channel && expected.level == 0 ? ReportFormat.channelTitle(expected.label) : expected.label
             #expect(row.first("th")?.textContent == label)
         }
         let total = try #require(table.first("tfoot")?.first("tr"))
@@ -112,6 +112,17 @@ import Testing
         let submitted = DOMNode.parse(try Chromium.dumpDOM(server.url + (form["action"] ?? "") + "?" +
             (hidden + ["from=2026-03-05", "to=2026-03-14"]).joined(separator: "&")))
         try Self.expectTable(submitted, equals: try await Self.report(pool, model: "linear", LocalDay(iso: "2026-03-05")!...LocalDay(iso: "2026-03-14")!))
+
+        // The managers' table keeps the model's totals above it (managers know no spend).
+        let managersLink = try #require(dom.first("nav", "id", "grouping-switch")?.all("a", "data-group", "manager").first?["href"])
+        let managers = DOMNode.parse(try await Self.get(server.url + managersLink).body)
+        let managerReport = try await pool.withConnection {
+            try await ReportQuery.load(Report.Request(project: "school", model: "linear", from: range.from, to: range.to, grouping: .manager), on: $0)
+        }
+        try Self.expectTable(managers, equals: managerReport)
+        #expect(managers.first("div", "data-key", "spend")?.textContent == dom.first("div", "data-key", "spend")?.textContent)
+        #expect(dom.first("div", "data-key", "spend")?.first("span", "class", "value")?.textContent
+                == ReportFormat.money(daily.reduce(Decimal(0)) { $0 + $1.spend }.rounded(places: 0)).replacingOccurrences(of: ".00", with: "") + " ₽")
 
         // Without parameters: the project's default model over the last 30 days with data.
         let plain = DOMNode.parse(try await Self.get(server.url + "/projects/school").body)
