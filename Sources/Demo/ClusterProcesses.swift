@@ -9,6 +9,9 @@ public final class ClusterProcesses: @unchecked Sendable {
         public let logPath: String
         /// The health and metrics port (`HTTP_PORT`).
         public let healthPort: Int
+        let executable: String
+        let arguments: [String]
+        let extra: [String: String]
     }
 
     let binDirectory: String
@@ -16,6 +19,8 @@ public final class ClusterProcesses: @unchecked Sendable {
     let environment: [String: String]
     private let lock = NSLock()
     private var children: [Child] = []
+    /// Children being killed and started again (not "exited" meanwhile).
+    private var restarting: Set<String> = []
 
     /// - Parameters:
     ///   - binDirectory: where `swift build` put the executables.
@@ -55,8 +60,32 @@ public final class ClusterProcesses: @unchecked Sendable {
         let process = try Self.launch(binDirectory + "/" + executable, arguments: arguments,
                                       environment: environment.merging(extra) { _, b in b }.merging(["HTTP_PORT": String(port)]) { _, b in b },
                                       logPath: logPath(name))
-        let child = Child(name: name, process: process, logPath: logPath(name), healthPort: port)
+        let child = Child(name: name, process: process, logPath: logPath(name), healthPort: port, executable: executable, arguments: arguments,
+                          extra: extra)
         lock.withLock { children.append(child) }
+        return child
+    }
+
+    /// SIGKILLs the child called `name` (no warning, no cleanup: a crash or an OOM kill) and
+    /// starts it again with the same arguments, as a supervisor (compose's `restart`, a
+    /// Deployment) would; its log continues in the same file.
+    @discardableResult
+    public func killAndRestart(_ name: String) async throws -> Child {
+        guard let old = lock.withLock({ () -> Child? in
+            guard !restarting.contains(name), let child = children.first(where: { $0.name == name }) else { return nil }
+            restarting.insert(name)
+            return child
+        }) else { throw DemoError("no child called \(name), or it is being restarted") }
+        defer { lock.withLock { _ = restarting.remove(name) } }
+        if old.process.isRunning { kill(old.process.processIdentifier, SIGKILL) }
+        while old.process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        let port = Self.freePort()
+        let process = try Self.launch(binDirectory + "/" + old.executable, arguments: old.arguments,
+                                      environment: environment.merging(old.extra) { _, b in b }.merging(["HTTP_PORT": String(port)]) { _, b in b },
+                                      logPath: old.logPath, append: true)
+        let child = Child(name: name, process: process, logPath: old.logPath, healthPort: port, executable: old.executable, arguments: old.arguments,
+                          extra: old.extra)
+        lock.withLock { children = children.map { $0.name == name ? child : $0 } }
         return child
     }
 
@@ -69,7 +98,7 @@ public final class ClusterProcesses: @unchecked Sendable {
         return (process.terminationStatus, (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
     }
 
-    static func launch(_ path: String, arguments: [String], environment: [String: String], logPath: String) throws -> Process {
+    static func launch(_ path: String, arguments: [String], environment: [String: String], logPath: String, append: Bool = false) throws -> Process {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw DemoError("\(path) is not built (run swift build first)")
         }
@@ -77,8 +106,9 @@ public final class ClusterProcesses: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.environment = environment
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        if !append || !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw DemoError("cannot write \(logPath)") }
+        if append { log.seekToEndOfFile() }
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
@@ -87,7 +117,7 @@ public final class ClusterProcesses: @unchecked Sendable {
     }
 
     /// The children that have exited although nobody stopped them.
-    public var exited: [Child] { lock.withLock { children.filter { !$0.process.isRunning } } }
+    public var exited: [Child] { lock.withLock { children.filter { !$0.process.isRunning && !restarting.contains($0.name) } } }
 
     public var running: [Child] { lock.withLock { children } }
 

@@ -24,6 +24,8 @@ public struct DemoRun: Sendable {
         public var aggregators = 2
         /// How long the mart may take to become current after the last post.
         public var settleTimeout: Double = 600
+        /// Faults injected while the data flows (the system test, issue 8); nil: none.
+        public var faults: FaultPlan?
 
         public init(binDirectory: String, workDirectory: String, databaseURL: String, amqpURL: String, managementURL: String? = nil,
                     world: DemoWorld) {
@@ -48,8 +50,17 @@ public struct DemoRun: Sendable {
         public var dashboardURL: String
         /// The page as it was when the mart became current, saved in the work directory.
         public var dashboardSnapshot: String
-        /// Every model's totals equal the truth (money to the kopeck).
-        public var matchesTruth: Bool { totals.values.allSatisfy { $0.rounded == truth.rounded } && totals.count == AttributionSettings.models.count }
+        /// The mart's differences from the world per day and per deal (empty: none).
+        public var differences: [String]
+        /// Log files holding a secret's value (empty: none): "file: secret name".
+        public var leakedSecrets: [String]
+        /// What the faults did, when there were any.
+        public var faults: FaultReport?
+        /// Every model's totals equal the truth (money to the kopeck), and so does every day and
+        /// every deal.
+        public var matchesTruth: Bool {
+            totals.values.allSatisfy { $0.rounded == truth.rounded } && totals.count == AttributionSettings.models.count && differences.isEmpty
+        }
     }
 
     public let options: Options
@@ -144,27 +155,73 @@ public struct DemoRun: Sendable {
         let dashboardBase = "http://127.0.0.1:\(dashboardPort)/projects/\(demo.project)"
         say("   all ready (tracker on \(trackerURL), dashboard on \(dashboardBase), logs in \(work)/logs)")
 
-        // Every collector against its fake.
-        say("== collectors: the month's spend from every network and the cost sheet")
-        for collector in ["collector-yandex-direct", "collector-vk-ads", "collector-mytarget", "collector-google-ads", "collector-meta",
-                          "collector-manual-costs"] {
-            let clock = ContinuousClock.now
-            let (status, output) = try await cluster.run(collector, arguments: ["--project", demo.project, "--from", demo.firstDay.description,
-                                                                                 "--to", demo.lastDay.description])
-            guard status == 0 else { throw DemoError("\(collector) failed (\(status)):\n\(output.suffix(3000))") }
-            let summary = output.split(separator: "\n").last { !$0.isEmpty }.map(String.init) ?? "done"
-            say("   \(collector): \(summary.trimmingCharacters(in: .whitespaces)) (\(Self.seconds(since: clock)))")
-        }
-
-        // The site's visits and leads.
+        // Every collector against its fake, and the site's visits and leads — one after the
+        // other, or, under faults, all at once while processes die and servers restart.
+        let faultBox = FaultBox()
         let feed = TrackerFeed(world)
-        say("== the website: \(feed.items.count) visits and leads posted to the tracker")
-        let feedClock = ContinuousClock.now
         let total = feed.items.count
-        try await feed.post(to: trackerURL, project: demo.project, ingestKey: DemoWorld.secrets["DEMO_INGEST_KEY"]!) { done in
-            if done % 500 == 0 || done == total { tick("   posted \(done) of \(total)") }
+        let feedClock = ContinuousClock.now
+        func collectors() async throws {
+            for collector in ["collector-yandex-direct", "collector-vk-ads", "collector-mytarget", "collector-google-ads", "collector-meta",
+                              "collector-manual-costs"] {
+                let clock = ContinuousClock.now
+                var attempt = 0
+                while true {
+                    attempt += 1
+                    let (status, output) = try await cluster.run(collector, arguments: ["--project", demo.project, "--from", demo.firstDay.description,
+                                                                                         "--to", demo.lastDay.description])
+                    if status == 0 {
+                        let summary = output.split(separator: "\n").last { !$0.isEmpty }.map(String.init) ?? "done"
+                        say("   \(collector): \(summary.trimmingCharacters(in: .whitespaces)) (\(Self.seconds(since: clock))"
+                            + (attempt > 1 ? ", run \(attempt) times" : "") + ")")
+                        break
+                    }
+                    // Under faults the next scheduled run would pick it up: run it again.
+                    guard options.faults != nil, attempt < 30 else { throw DemoError("\(collector) failed (\(status)):\n\(output.suffix(3000))") }
+                    faultBox.update { $0.collectorReruns += 1 }
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
         }
-        say("   \(total) accepted, each confirmed by the broker before its answer (\(Self.seconds(since: feedClock)))")
+        func site() async throws {
+            try await feed.post(to: trackerURL, project: demo.project, ingestKey: DemoWorld.secrets["DEMO_INGEST_KEY"]!, pace: options.faults?.pace) { done in
+                if done % 500 == 0 || done == total { tick("   posted \(done) of \(total)") }
+            }
+            say("   \(total) accepted, each confirmed by the broker before its answer (\(Self.seconds(since: feedClock))"
+                + (feed.retries > 0 ? "; \(feed.retries) sent again" : "") + ")")
+        }
+        let supervising = Task {
+            // Under faults, whatever ends on its own is started again, as a supervisor would.
+            while !Task.isCancelled, options.faults != nil {
+                for gone in cluster.exited {
+                    faultBox.update { $0.unexpectedExits.append(gone.name) }
+                    say("   \(gone.name) ended on its own (\(gone.process.terminationStatus)); started again")
+                    _ = try? await cluster.killAndRestart(gone.name)
+                }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        defer { supervising.cancel() }
+        if let plan = options.faults {
+            let targets = ["tracker", "identity-resolver", "deal-sync"] + (1...max(1, options.aggregators)).map { "aggregator-\($0)" }
+            say("== collectors, the website's \(total) visits and leads and, meanwhile, faults: \(plan.killsPerProcess) SIGKILLs of each of "
+                + targets.joined(separator: ", ") + (plan.stack != nil ? "; RabbitMQ, then PostgreSQL, stopped and started" : ""))
+            let chaos = Chaos(plan: plan, cluster: cluster, targets: targets, log: work + "/logs/stack.log", say: say)
+            async let faulted: Void = chaos.run(report: faultBox)
+            async let collected: Void = collectors()
+            async let posted: Void = site()
+            try await faulted
+            try await collected
+            try await posted
+            let report = faultBox.value
+            say("   faults done: \(report.kills.values.reduce(0, +)) kills, \(report.brokerRestarts) broker and \(report.databaseRestarts) database restarts, "
+                + "\(report.collectorReruns) collector reruns, \(report.unexpectedExits.count) unexpected exits")
+        } else {
+            say("== collectors: the month's spend from every network and the cost sheet")
+            try await collectors()
+            say("== the website: \(total) visits and leads posted to the tracker")
+            try await site()
+        }
 
         // Until the mart is current: deal-sync's first full sync done, every queue and the outbox
         // empty several checks in a row.
@@ -176,11 +233,19 @@ public struct DemoRun: Sendable {
         var quiet = 0
         let deadline = Date().addingTimeInterval(options.settleTimeout)
         while quiet < 4 {
-            if let gone = cluster.exited.first {
+            if options.faults == nil, let gone = cluster.exited.first {
                 throw DemoError("\(gone.name) exited (\(gone.process.terminationStatus)):\n\(Self.tail(gone.logPath))")
             }
             guard Date() < deadline else { throw DemoError("the mart did not become current in \(Int(options.settleTimeout)) s; logs in \(work)/logs") }
-            let backlog = try await ClusterStatus.backlog(settings: settings, pool: pool, managementURL: options.managementURL)
+            let backlog: ClusterStatus.Backlog
+            do { backlog = try await ClusterStatus.backlog(settings: settings, pool: pool, managementURL: options.managementURL) } catch {
+                // A server still coming back after a fault.
+                guard options.faults != nil else { throw error }
+                quiet = 0
+                tick("   waiting for the servers: \(error)")
+                try await Task.sleep(for: .seconds(1))
+                continue
+            }
             quiet = backlog.isIdle ? quiet + 1 : 0
             let waiting = backlog.queues.map { "\($0.queue) \(($0.ready ?? 0) + ($0.unacknowledged ?? 0))" }.joined(separator: ", ")
             tick("   \(backlog.crmSynced ? "CRMs synced" : "CRMs syncing"); queued: \(waiting); outbox \(backlog.outbox)")
@@ -203,6 +268,12 @@ public struct DemoRun: Sendable {
             }
             return (report, totals)
         }
+        let differences = try await pool.withConnection { connection in
+            try await Reconciliation.differences(demo, project: project.id, timeZone: TimeZone(identifier: project.timeZone)!, on: connection)
+        }
+        supervising.cancel()
+        var faultReport = faultBox.value
+        faultReport.feedRetries = feed.retries
         let text = ReportFormat.table.render(report, title: "\(project.name) (\(project.id)), \(project.currency)")
 
         // The dashboard's page of the same figures (the report's period), kept as a file to open
@@ -216,7 +287,21 @@ public struct DemoRun: Sendable {
         let snapshot = work + "/dashboard.html"
         try html.write(toFile: snapshot, atomically: true, encoding: .utf8)
         return Outcome(report: report, reportText: text, truth: demo.truth, totals: totals, trackerURL: trackerURL, dashboardURL: dashboardURL,
-                       dashboardSnapshot: snapshot)
+                       dashboardSnapshot: snapshot, differences: differences, leakedSecrets: Self.leaks(in: work + "/logs"),
+                       faults: options.faults == nil ? nil : faultReport)
+    }
+
+    /// Every log file that holds one of the run's secret values.
+    static func leaks(in directory: String) -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var found: [String] = []
+        for file in files.sorted() {
+            guard let text = try? String(contentsOfFile: directory + "/" + file, encoding: .utf8) else { continue }
+            for (name, value) in DemoWorld.secrets.sorted(by: { $0.key < $1.key }) where value.count >= 6 && text.contains(value) {
+                found.append("\(file): \(name)")
+            }
+        }
+        return found
     }
 
     /// Polls each child's readiness URL until it answers 200; fails naming a child that exits.

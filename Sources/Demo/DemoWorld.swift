@@ -50,6 +50,23 @@ public struct DemoWorld: Sendable {
             .joined(separator: "\n") + "\n"
     }
 
+    /// The cost sheet's spend per day, as the manual-costs collector spreads a month's line
+    /// (evenly to the kopeck, the remainder on the first days).
+    public var dailyCosts: [LocalDay: Decimal] {
+        var days: [LocalDay: Decimal] = [:]
+        for cost in costs {
+            if let day = LocalDay(iso: cost.day) {
+                days[day, default: 0] += Decimal(cost.roubles)
+            } else if let first = LocalDay(iso: cost.month + "-01") {
+                let month = first.daysOfMonth
+                for (day, share) in zip(month, Micros(Int64(cost.roubles) * 1_000_000).spread(over: month.count)) {
+                    days[day, default: 0] += Decimal(share.value) / 1_000_000
+                }
+            }
+        }
+        return days
+    }
+
     /// The world's truth with the cost sheet's spend.
     public var truth: World.Totals {
         var truth = world.truth

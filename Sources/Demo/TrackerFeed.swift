@@ -9,6 +9,9 @@ import Sandbox
 public struct TrackerFeed: Sendable {
     /// Requests in the order the site sends them: the endpoint (`visits`, `leads`) and the body.
     public let items: [(path: String, body: String)]
+    /// Requests sent again after no answer or a 5xx, in the last `post`.
+    let retried = Counter()
+    public var retries: Int { retried.value }
 
     public init(_ world: World) {
         var timed: [(at: Date, path: String, body: String)] = []
@@ -41,27 +44,48 @@ public struct TrackerFeed: Sendable {
     }
 
     /// Posts every item to `trackerURL` with `concurrency` requests in flight; `progress` gets the
-    /// number done. A refused request (not 2xx) stops the feed with its answer.
-    public func post(to trackerURL: String, project: String, ingestKey: String, concurrency: Int = 16,
-                     progress: @escaping @Sendable (Int) -> Void) async throws {
+    /// number done. As a site's tracker snippet does, a request that gets no answer or a 5xx is
+    /// sent again (the same ids: the tracker and the resolver make repeats harmless) until
+    /// `giveUpAfter` seconds; a 4xx stops the feed with its answer. `pace` (requests a second)
+    /// spreads the feed over time, so that faults meet data in flight.
+    public func post(to trackerURL: String, project: String, ingestKey: String, concurrency: Int = 16, pace: Double? = nil,
+                     giveUpAfter: Double = 180, progress: @escaping @Sendable (Int) -> Void) async throws {
         let done = Counter()
         let next = Counter()
+        let retries = Counter()
+        let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<concurrency {
                 group.addTask {
                     while true {
                         let index = next.increment() - 1
                         guard index < items.count else { return }
+                        if let pace { try await Task.sleep(until: start + .milliseconds(Int64(Double(index) / pace * 1000)), clock: .continuous) }
                         let (path, body) = items[index]
                         var request = HTTPClientRequest(url: "\(trackerURL)/v1/projects/\(project)/\(path)")
                         request.method = .POST
                         request.headers.add(name: "Content-Type", value: "application/json")
                         request.headers.add(name: "Authorization", value: "Bearer \(ingestKey)")
                         request.body = .bytes(ByteBuffer(string: body))
-                        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-                        let answer = try await response.body.collect(upTo: 1 << 16)
-                        guard (200..<300).contains(response.status.code) else {
-                            throw DemoError("the tracker answered \(response.status.code) to \(path): \(String(buffer: answer))")
+                        let deadline = Date().addingTimeInterval(giveUpAfter)
+                        var delay = 0.05
+                        while true {
+                            var failure: String
+                            do {
+                                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                                let answer = try await response.body.collect(upTo: 1 << 16)
+                                if (200..<300).contains(response.status.code) { break }
+                                failure = "\(response.status.code): \(String(buffer: answer))"
+                                guard response.status.code >= 500 else { throw DemoError("the tracker answered \(failure) to \(path)") }
+                            } catch let error as DemoError {
+                                throw error
+                            } catch {
+                                failure = "\(error)"
+                            }
+                            guard Date() < deadline else { throw DemoError("the tracker did not take a \(path) for \(Int(giveUpAfter)) s: \(failure)") }
+                            _ = retries.increment()
+                            try await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+                            delay = min(delay * 2, 2)
                         }
                         progress(done.increment())
                     }
@@ -69,12 +93,15 @@ public struct TrackerFeed: Sendable {
             }
             try await group.waitForAll()
         }
+        self.retried.set(retries.value)
     }
 }
 
 /// A counter shared by tasks.
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()
-    private var value = 0
-    func increment() -> Int { lock.withLock { value += 1; return value } }
+    private var count = 0
+    func increment() -> Int { lock.withLock { count += 1; return count } }
+    var value: Int { lock.withLock { count } }
+    func set(_ value: Int) { lock.withLock { count = value } }
 }

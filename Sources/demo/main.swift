@@ -21,6 +21,11 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "The world's seed.") var seed: UInt64 = 2026
     @Option(help: "Aggregator processes.") var aggregators = 2
     @Flag(name: .customLong("keep-running"), help: "Leave the cluster and the fakes running until Ctrl-C.") var keepRunning = false
+    @Option(help: "The system test: SIGKILL each worker and the tracker this many times while the data flows (0: no faults).") var kills = 0
+    @Option(name: .customLong("restart-servers-with"),
+            help: "The system test: stop and start RabbitMQ, then PostgreSQL, under load with this stack.sh (its environment names the stack).")
+    var stackScript: String?
+    @Option(help: "The system test: the site's requests a second while faults happen.") var pace: Double = 40
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -32,6 +37,10 @@ struct DemoCommand: AsyncParsableCommand {
                                       managementURL: managementURL ?? environment["RABBITMQ_MANAGEMENT_URL"].flatMap { $0.isEmpty ? nil : $0 },
                                       world: DemoWorld(seed: seed, people: people))
         options.aggregators = aggregators
+        if kills > 0 || stackScript != nil {
+            options.faults = FaultPlan(killsPerProcess: kills, seed: seed, pace: pace,
+                                       stack: stackScript.map { StackControl(script: $0, environment: [:]) })
+        }
         var logger = Logger(label: "demo")
         logger.logLevel = .warning
         let interactive = isatty(STDOUT_FILENO) == 1
@@ -55,7 +64,19 @@ struct DemoCommand: AsyncParsableCommand {
             let total = outcome.totals[model]!.rounded
             print("   \(model.padding(toLength: 16, withPad: " ", startingAt: 0)) \(total == outcome.truth.rounded ? "equal" : "DIFFERENT: \(total)")")
         }
+        print(outcome.differences.isEmpty ? "   every day's visits, leads and spend and every deal's status, revenue and lead equal the truth"
+                                          : "   \(outcome.differences.count) DIFFERENCES per day or deal:\n" + outcome.differences.prefix(40).map { "     " + $0 }.joined(separator: "\n"))
         print(outcome.matchesTruth ? "   every model's totals equal the truth, to the kopeck" : "   MISMATCH: see the lines above")
+        if let faults = outcome.faults {
+            print("""
+
+                Faults while the data flowed: \(faults.kills.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")) SIGKILLs; \
+                RabbitMQ restarted \(faults.brokerRestarts)×, PostgreSQL \(faults.databaseRestarts)×; \(faults.feedRetries) requests sent again, \
+                \(faults.collectorReruns) collector runs again, \(faults.unexpectedExits.count) processes ended on their own\
+                \(faults.unexpectedExits.isEmpty ? "" : " (" + faults.unexpectedExits.joined(separator: ", ") + ")").
+                """)
+        }
+        print(outcome.leakedSecrets.isEmpty ? "   no secret's value in any log line (\(workDirectory)/logs)" : "   SECRETS IN LOGS: " + outcome.leakedSecrets.joined(separator: "; "))
         fflush(nil)
 
         // A read-only login for a BI tool.
@@ -91,6 +112,6 @@ struct DemoCommand: AsyncParsableCommand {
         }
         await cluster.stopAll()
         fakes.stop()
-        if !outcome.matchesTruth { throw ExitCode(1) }
+        if !outcome.matchesTruth || !outcome.leakedSecrets.isEmpty || !(outcome.faults?.unexpectedExits.isEmpty ?? true) { throw ExitCode(1) }
     }
 }

@@ -102,27 +102,35 @@ struct PrivateStack {
     let root: String
     let pgPort: Int
     let amqpPort: Int
+    /// RabbitMQ's management API on `amqpPort + 10000` (slower starts; off unless asked).
+    let management: Bool
 
-    init(pgPort: Int, amqpPort: Int) {
+    init(pgPort: Int, amqpPort: Int, management: Bool = false) {
         root = "/tmp/analytics-stack-\(pgPort)-\(amqpPort)"
         self.pgPort = pgPort
         self.amqpPort = amqpPort
+        self.management = management
     }
 
     var databaseURL: String { "postgresql://postgres@127.0.0.1:\(pgPort)/analytics" }
     var amqpURL: String { "amqp://guest:guest@127.0.0.1:\(amqpPort)/%2f" }
+    var managementURL: String? { management ? "http://guest:guest@127.0.0.1:\(amqpPort + 10000)" : nil }
+    var script: String {
+        TestStack.environment["ANALYTICS_STACK_SCRIPT"] ?? TestStack.repositoryRoot.appendingPathComponent("scripts/stack.sh").path
+    }
+
+    /// What stack.sh needs to act on this stack rather than the shared one.
+    var environment: [String: String] {
+        var environment = ["STACK_ROOT": root, "PGPORT": String(pgPort), "AMQP_PORT": String(amqpPort), "RMQ_DIST_PORT": String(amqpPort + 20000),
+                           "RMQ_MGMT": management ? "1" : "0"]
+        if management { environment["RMQ_MGMT_PORT"] = String(amqpPort + 10000) }
+        return environment
+    }
 
     @discardableResult
     func stack(_ command: String) throws -> String {
-        let script = TestStack.environment["ANALYTICS_STACK_SCRIPT"]
-            ?? TestStack.repositoryRoot.appendingPathComponent("scripts/stack.sh").path
-        var environment = TestStack.environment
-        environment["STACK_ROOT"] = root
-        environment["PGPORT"] = String(pgPort)
-        environment["AMQP_PORT"] = String(amqpPort)
-        environment["RMQ_DIST_PORT"] = String(amqpPort + 20000)
-        // No management API: these tests restart the broker, and the plugin slows every start.
-        environment["RMQ_MGMT"] = "0"
+        var environment = TestStack.environment.merging(self.environment) { _, own in own }
+        if !management { environment["RMQ_MGMT_PORT"] = nil }
         let outputPath = "/tmp/\(TestStack.unique("stack")).out"
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let status = try Spawn.run("/bin/bash", [script, command], environment: environment, outputPath: outputPath)
