@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/system-test.sh - the system test under faults at any size (issue 8).
 #
-#   scripts/system-test.sh [demo options]     default: --people 6000 --kills 25
-#   e.g. scripts/system-test.sh --people 12000 --kills 40 --pace 80
+#   scripts/system-test.sh [demo options]     default: --people 6000 --kills 25 --pace 400
+#   e.g. scripts/system-test.sh --people 12000 --kills 40 --pace 600
 #
 # Starts a stack of its own (PostgreSQL and RabbitMQ with its management API on loopback,
 # STACK_ROOT /tmp/analytics-system, ports 55502 / 5733 / 15733 — the dev stack is untouched),
@@ -45,5 +45,6 @@ BIN="$(swift build --show-bin-path)"
 args=("$@")
 [[ " ${args[*]} " == *" --people "* ]] || args+=(--people 6000)
 [[ " ${args[*]} " == *" --kills "* ]] || args+=(--kills 25)
+[[ " ${args[*]} " == *" --pace "* ]] || args+=(--pace 400)
 "$BIN/demo" --database-url "$DATABASE_URL" --amqp-url "$AMQP_URL" --work-dir /tmp/skvoznaya-system \
   --restart-servers-with "$REPO_ROOT/scripts/stack.sh" "${args[@]}"
