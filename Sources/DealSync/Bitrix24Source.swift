@@ -97,6 +97,15 @@ public struct Bitrix24Source: CRMSource {
         return CRMCatalog(pipelines: pipelines.values.filter { !$0.stages.isEmpty }.sorted { $0.id < $1.id }, users: users)
     }
 
+    /// A list method's rows: its `result` must be a list (an object or null there is a broken
+    /// answer, not an empty page).
+    static func rows(_ answer: Bitrix24Client.Answer, _ method: String) throws -> [JSONValue] {
+        guard case .array(let rows) = answer.result else {
+            throw Bitrix24Error(status: 200, code: "MALFORMED", message: "\(method): the result is not a list")
+        }
+        return rows
+    }
+
     /// Every page of a list method (50 a page, following `next`).
     private func all(_ method: String, _ parameters: [String: Any]) async throws -> [JSONValue] {
         var items: [JSONValue] = []
@@ -105,7 +114,7 @@ public struct Bitrix24Source: CRMSource {
             var parameters = parameters
             parameters["start"] = start
             let answer = try await client.call(method, body: try Bitrix24Client.json(parameters))
-            items += answer.result.array ?? []
+            items += try Self.rows(answer, method)
             guard let next = answer.next, next > start else { return items }
             start = next
         }
@@ -119,7 +128,7 @@ public struct Bitrix24Source: CRMSource {
                     "select": select, "filter": [">=DATE_MODIFY": Self.format(since)], "order": ["DATE_MODIFY": "ASC", "ID": "ASC"],
                     "start": start,
                 ]))
-                let rows = answer.result.array ?? []
+                let rows = try Self.rows(answer, "crm.deal.list")
                 if !rows.isEmpty { try await body(try await withProducts(deals(rows))) }
                 guard let next = answer.next, next > start else { return }
                 start = next
@@ -131,7 +140,7 @@ public struct Bitrix24Source: CRMSource {
             let answer = try await client.call("crm.deal.list", body: try Bitrix24Client.json([
                 "select": select, "filter": [">ID": last], "order": ["ID": "ASC"], "start": -1,
             ]))
-            let rows = answer.result.array ?? []
+            let rows = try Self.rows(answer, "crm.deal.list")
             guard !rows.isEmpty else { return }
             try await body(try await withProducts(deals(rows)))
             guard let id = rows.last?["ID"]?.text, rows.count >= 50 else { return }
@@ -150,7 +159,7 @@ public struct Bitrix24Source: CRMSource {
             let answer = try await client.call("crm.deal.list", body: try Bitrix24Client.json([
                 "select": select, "filter": ["@ID": slice], "order": ["ID": "ASC"], "start": -1,
             ]))
-            let part = deals(answer.result.array ?? [])
+            let part = deals(try Self.rows(answer, "crm.deal.list"))
             page.deals += part.deals
             page.problems += part.problems
         }
@@ -269,6 +278,13 @@ public struct Bitrix24Source: CRMSource {
             return value
         }
         func text(_ field: String?) -> String? { field.flatMap { row[$0]?.text }.flatMap { $0.isEmpty ? nil : $0 } }
+        // An ISO 4217 code (portals send "RUB"; a lower-case one is read as its code).
+        func currency() throws -> String {
+            guard let code = text("CURRENCY_ID")?.uppercased(), code.count == 3, code.allSatisfy({ $0.isASCII && $0.isLetter }) else {
+                throw problem("CURRENCY_ID")
+            }
+            return code
+        }
         guard id.allSatisfy(\.isNumber), !id.isEmpty else { throw problem("ID") }
         guard let stage = text("STAGE_ID") else { throw problem("STAGE_ID") }
         var utm: [String: String] = [:]
@@ -279,7 +295,7 @@ public struct Bitrix24Source: CRMSource {
             id: id, name: text("TITLE"), pipelineID: text("CATEGORY_ID") ?? "0", stageID: stage,
             createdAt: try date("DATE_CREATE", required: true)!, updatedAt: try date("DATE_MODIFY", required: true)!,
             closedAt: text("CLOSED") == "Y" ? try date("CLOSEDATE", required: false) : nil,
-            amount: try decimal("OPPORTUNITY") ?? 0, currency: text("CURRENCY_ID") ?? "",
+            amount: try decimal("OPPORTUNITY") ?? 0, currency: try currency(),
             costField: try decimal(fields.costOfGoods), paidTotal: nil, managerID: text("ASSIGNED_BY_ID"), products: products,
             contactIDs: text("CONTACT_ID").map { [$0] } ?? [], visitID: text(fields.visitID), requestID: text(fields.requestID), utm: utm)
     }

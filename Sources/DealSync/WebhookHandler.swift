@@ -52,6 +52,9 @@ public struct WebhookHandler: BatchHandler {
             guard let hook = AmoWebhook.parse(message.body) else {
                 throw WebhookError("the body is not an amoCRM webhook (no leads[...] and no account[...] keys)")
             }
+            if let bad = hook.malformed.first {
+                throw WebhookError("the webhook's \(bad.prefix(200)) is not a lead id")
+            }
             if let expected = connection.webhookAccountID, hook.accountID != expected {
                 throw WebhookError("the webhook is for amoCRM account \(hook.accountID ?? "(none)"), the connection is account \(expected)")
             }

@@ -162,7 +162,10 @@ public struct EventReader: Sendable {
         guard Self.leadKinds.contains(kind) else { throw InputError("must be form, call, email or chat", field: "kind") }
         var email: String?
         if let text = try string(fields, "email", max: 320) {
-            guard let normalised = ContactNormalization.email(text), normalised.split(separator: "@").count == 2 else {
+            // One '@' between a non-empty local part and domain, no spaces ("a@@b.ru" is not one).
+            guard let normalised = ContactNormalization.email(text),
+                  normalised.split(separator: "@", omittingEmptySubsequences: false).count == 2,
+                  !normalised.hasPrefix("@"), !normalised.hasSuffix("@"), !normalised.contains(where: \.isWhitespace) else {
                 throw InputError("is not an e-mail address", field: "email")
             }
             email = normalised

@@ -140,7 +140,9 @@ public actor AmoCRMClient {
     /// One list call: `_embedded.<key>` and whether `_links.next` exists; 204 is an empty page.
     private func list(of key: String, _ path: String, _ query: [(String, String)]) async throws -> Page {
         let (status, bytes) = try await get(path, query)
-        if status == 204 || bytes.isEmpty { return Page(items: [], hasNext: false) }
+        if status == 204 { return Page(items: [], hasNext: false) }
+        // An empty page is 204; a 200 without a body is a broken answer, not "no deals".
+        guard !bytes.isEmpty else { throw AmoCRMError(status: status, title: "Malformed answer", detail: "\(path): the body is empty") }
         let body: JSONValue
         do { body = try JSONValue.parse(bytes) } catch {
             throw AmoCRMError(status: status, title: "Malformed answer", detail: "\(path): the body is not JSON")

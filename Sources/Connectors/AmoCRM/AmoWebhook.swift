@@ -16,6 +16,8 @@ public struct AmoWebhook: Sendable, Equatable {
     public var accountID: String?
     /// Every lead the webhook announces, once each (a later action for the same id wins).
     public var leads: [Lead]
+    /// `leads[...][id]` keys whose value is not a lead id (empty or not a number), as sent.
+    public var malformed: [String] = []
 
     /// Reads the body; nil when it announces no lead and names no account (not an amoCRM webhook).
     public static func parse(_ body: String) -> AmoWebhook? {
@@ -26,10 +28,15 @@ public struct AmoWebhook: Sendable, Equatable {
             // leads[<action>][<n>][id]
             guard key.hasPrefix("leads["), key.hasSuffix("][id]") else { continue }
             let parts = key.dropFirst("leads[".count).dropLast("][id]".count).split(separator: "][")
-            guard parts.count == 2, Int(parts[1]) != nil, !value.isEmpty, value.allSatisfy(\.isNumber) else { continue }
+            // Nested keys (`leads[status][0][custom_fields][0][id]`) are fields, not leads.
+            guard parts.count == 2, Int(parts[1]) != nil else { continue }
+            guard !value.isEmpty, value.allSatisfy(\.isNumber) else {
+                hook.malformed.append("\(key)=\(value)")
+                continue
+            }
             hook.leads.removeAll { $0.id == value }
             hook.leads.append(Lead(id: value, action: String(parts[0])))
         }
-        return hook.leads.isEmpty && hook.accountID == nil && hook.subdomain == nil ? nil : hook
+        return hook.leads.isEmpty && hook.malformed.isEmpty && hook.accountID == nil && hook.subdomain == nil ? nil : hook
     }
 }
