@@ -35,12 +35,17 @@ public struct DirectSpendSource: SpendSource {
         }
         var rows: [SpendRow] = []
         do {
-            try DirectReportParser().parse(body) { row in
+            let summary = try DirectReportParser().parse(body) { row in
                 rows.append(SpendRow(
                     day: row.day, campaignID: String(row.campaignID), campaignName: row.campaignName,
                     adGroupID: row.adGroupID.map(String.init), adGroupName: row.adGroupName, adID: row.adID.map(String.init),
                     keywordID: row.criterionID.map(String.init), keyword: row.criterion, impressions: row.impressions,
                     clicks: row.clicks, conversions: row.conversions, cost: row.cost))
+            }
+            // The request never asks to skip the summary, so a body without it was cut short
+            // exactly at a line's end (a torn last line is caught by the parser).
+            guard summary.declaredRows != nil else {
+                throw SourceError("report: no 'Total rows' line at the end (\(summary.rows) rows read): the body was cut short")
             }
         } catch let error as DirectReportError {
             throw SourceError("report \(error)")

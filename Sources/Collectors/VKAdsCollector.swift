@@ -40,14 +40,16 @@ public struct PGTokenStore: TokenStore {
 public struct VKAdsSpendSource: SpendSource {
     public let kind: String
     public var refetchWindowDays: Int
-    public var maxChunkDays: Int { 92 }
+    /// Days a statistics request covers (the API takes up to 92).
+    public var maxChunkDays: Int
     public let costsIncludeVAT = false
     let client: VKAdsClient
 
-    public init(client: VKAdsClient, kind: String, refetchWindowDays: Int = 7) {
+    public init(client: VKAdsClient, kind: String, refetchWindowDays: Int = 7, maxChunkDays: Int = 92) {
         self.client = client
         self.kind = kind
         self.refetchWindowDays = refetchWindowDays
+        self.maxChunkDays = min(max(maxChunkDays, 1), 92)
     }
 
     public func fetch(_ account: AdAccount, days: DayRange) async throws -> [SpendRow] {
@@ -85,7 +87,8 @@ public struct VKAdsSpendSource: SpendSource {
 
 extension CollectorApp {
     /// `collector-vk-ads` and `collector-mytarget`. Credentials: `client_id`, `client_secret`.
-    /// Options: `agency_client_name` (an agency's client), `window_days` (7), `backoff_seconds`.
+    /// Options: `agency_client_name` (an agency's client), `window_days` (7), `chunk_days` (92, the
+    /// API's limit), `backoff_seconds`.
     /// The token is stored in `spend.api_tokens` and reused across runs.
     public static func vkAds(flavor: VKAdsClient.Flavor, logger: Logger) -> CollectorApp {
         CollectorApp(kind: flavor.rawValue, defaultUTMSource: AdNetworks.defaultUTMSource(kind: flavor.rawValue, otherwise: flavor.rawValue)) { source, project, pool in
@@ -99,7 +102,8 @@ extension CollectorApp {
                                      backoff: Double(source.options["backoff_seconds"] ?? "") ?? 1),
                 store: PGTokenStore(pool: pool, project: project.id, source: source.id), logger: logger)
             return VKAdsSpendSource(client: client, kind: flavor.rawValue,
-                                    refetchWindowDays: Int(source.options["window_days"] ?? "") ?? 7)
+                                    refetchWindowDays: Int(source.options["window_days"] ?? "") ?? 7,
+                                    maxChunkDays: Int(source.options["chunk_days"] ?? "") ?? 92)
         }
     }
 }
