@@ -95,10 +95,13 @@ for body in runs("identity"):
     if world and not any(n.startswith("identity world") for n in notes):
         notes.append("identity world: " + world[0])
 if times:
-    size = "1,000,000 visits + 100,000 leads + 20,000 deals" if mode == "full" else "a tenth-size world"
+    sizes = find(r"^world: (\d+) visits, (\d+) leads \((\d+) duplicates\), (\d+) deals", runs("identity")[0], cast=int)
+    size = (f"{sizes[0]:,} visits + {sizes[1]:,} leads ({sizes[2]:,} of them duplicates) + {sizes[3]:,} deals" if sizes
+            else "the world")
     rows.append(("5", f"identity resolution of {size}, first message published → last link committed (median of {len(times)}: "
                       + ", ".join(f"{t:.1f}" for t in times) + " s)",
-                 f"{median(times):.1f} s", "", "", "≤ 30 s", verdict(median(times) <= 30 if mode == "full" else None)))
+                 f"{median(times):.1f} s", "", "", "≤ 30 s (1M visits, 100k leads, 20k deals)",
+                 verdict(median(times) <= 30 if mode == "full" and sizes and sizes[0] >= 1_000_000 * 0.95 else None)))
     rows.append(("5", "identity-resolver peak RSS (largest of the runs)", f"{max(rss):,.0f} MiB" if rss else "—", "", "",
                  "≤ 1.5 GiB", verdict(max(rss) <= 1536 if rss else None)))
 

@@ -8,7 +8,7 @@
 # builds every executable in release, then runs in order, each in its own process group:
 #   foundation-bench   COPY / publish / consume against raw libpq and rabbitmq-c   (issue 2)
 #   tracker-bench      durable visits/s with wrk vs the same handler not publishing (issue 5)
-#   identity-bench     1M visits + 100k leads + 20k deals resolved, resolver RSS   (issue 5)
+#   identity-bench     1M visits + 100k leads + 21k deals resolved, resolver RSS   (issue 5)
 #   aggregator-bench   full rebuild vs plain SQL; deal change -> mart p50/p95      (issue 6)
 #   dealsync-bench     amoCRM / Bitrix24 full sync vs reading; webhook latency     (issue 4)
 #   collection-bench   Direct parse+write vs raw COPY; backfills of every network  (issue 3)
@@ -105,7 +105,7 @@ if [ "$QUICK" = 1 ]; then
 else
   step foundation "$BIN/foundation-bench" 1000000 100000 3
   for run in 1 2 3 4 5; do step "tracker-256 run $run" "$BIN/tracker-bench" 10 256; done
-  for run in 1 2 3; do step "identity run $run" "$BIN/identity-bench" 200000 500; done
+  for run in 1 2 3; do step "identity run $run" "$BIN/identity-bench" 213000 500; done
   step aggregator-rebuild "$BIN/aggregator-bench" 200000 3
   step aggregator-latency "$BIN/aggregator-bench" latency 200000 40
   step dealsync "$BIN/dealsync-bench" 100000 200
