@@ -52,24 +52,7 @@ public struct StackControl: Sendable {
     }
 
     static func spawnAndWait(_ path: String, _ arguments: [String], environment: [String: String], log: String) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
-        guard spawned == 0 else { throw DemoError("cannot start \(path): errno \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        try Spawn.run(path, arguments, environment: environment, outputPath: log, append: true)
     }
 }
 
@@ -112,6 +95,15 @@ struct Chaos {
         return events
     }
 
+    /// Stops one server of the stack (`stop-<server>`), keeps it down, starts it again.
+    func restart(_ title: String, _ server: String) async throws {
+        say("   fault: \(title) stopped for \(plan.downSeconds) s")
+        try await plan.stack!.run("stop-\(server)", log: log)
+        try await Task.sleep(for: .milliseconds(Int64(plan.downSeconds * 1000)))
+        try await plan.stack!.run("start-\(server)", log: log)
+        say("   fault: \(title) back")
+    }
+
     func run(report: FaultBox) async throws {
         var random = SplitMix64(seed: plan.seed &+ 1)
         for event in events() {
@@ -121,19 +113,11 @@ struct Chaos {
                 try await cluster.killAndRestart(name)
                 report.update { $0.kills[name, default: 0] += 1 }
             case .restartBroker:
-                say("   fault: RabbitMQ stopped for \(plan.downSeconds) s")
-                try await plan.stack!.run("stop-rabbitmq", log: log)
-                try await Task.sleep(for: .milliseconds(Int64(plan.downSeconds * 1000)))
-                try await plan.stack!.run("start-rabbitmq", log: log)
+                try await restart("RabbitMQ", "rabbitmq")
                 report.update { $0.brokerRestarts += 1 }
-                say("   fault: RabbitMQ back")
             case .restartDatabase:
-                say("   fault: PostgreSQL stopped for \(plan.downSeconds) s")
-                try await plan.stack!.run("stop-postgres", log: log)
-                try await Task.sleep(for: .milliseconds(Int64(plan.downSeconds * 1000)))
-                try await plan.stack!.run("start-postgres", log: log)
+                try await restart("PostgreSQL", "postgres")
                 report.update { $0.databaseRestarts += 1 }
-                say("   fault: PostgreSQL back")
             }
         }
     }
@@ -201,5 +185,37 @@ enum Reconciliation {
         }
         for key in byKey.keys.sorted() { problems.append("deal \(key): in the mart but not in the world") }
         return problems.sorted()
+    }
+}
+
+/// Runs a command to its end with posix_spawn and waitpid (blocking: call it off the
+/// cooperative pool). Foundation's `Process` can miss the exit of a script whose grandchild — a
+/// server it started — keeps running. Standard output goes to a file (appended to, or
+/// replaced), standard error to the same file unless `errorPath` names another.
+public enum Spawn {
+    public static func run(_ path: String, _ arguments: [String], environment: [String: String], outputPath: String,
+                           errorPath: String? = nil, append: Bool = false) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o644)
+        if let errorPath {
+            posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard spawned == 0 else { throw DemoError("cannot start \(path): errno \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }

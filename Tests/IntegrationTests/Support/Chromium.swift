@@ -1,3 +1,4 @@
+import Demo
 import Foundation
 
 /// Headless Chromium (Debian package `chromium`, installed by scripts/test.sh): the page as the

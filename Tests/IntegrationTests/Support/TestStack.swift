@@ -1,4 +1,5 @@
 import AMQP
+import Demo
 import Foundation
 import Logging
 import Postgres
@@ -139,37 +140,6 @@ struct PrivateStack {
             throw TestFailure("stack.sh \(command) failed with status \(status): \(text.suffix(2000))")
         }
         return text
-    }
-}
-
-/// Runs a command to its end with posix_spawn and waitpid. (Foundation's `Process` can miss
-/// the exit of a script whose grandchild — a database server — keeps running.) Output goes to
-/// a file; errors to the same file unless `errorPath` names another.
-enum Spawn {
-    static func run(_ path: String, _ arguments: [String], environment: [String: String], outputPath: String,
-                    errorPath: String? = nil) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        if let errorPath {
-            posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        } else {
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        }
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
-        guard spawned == 0 else { throw TestFailure("cannot start \(path): errno \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }
 
