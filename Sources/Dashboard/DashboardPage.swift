@@ -235,7 +235,7 @@ public enum DashboardPage {
 
     static func money(_ value: Decimal?, _ currency: String) -> String {
         guard let value else { return "—" }
-        return ReportFormat.money(value.rounded(places: 0)).replacingOccurrences(of: ".00", with: "") + " " + HTML.currencySign(currency)
+        return ReportFormat.money(value, places: 0) + " " + HTML.currencySign(currency)
     }
 
     static func kpis(_ view: DashboardView) -> String {

@@ -97,15 +97,6 @@ public struct Bitrix24Source: CRMSource {
         return CRMCatalog(pipelines: pipelines.values.filter { !$0.stages.isEmpty }.sorted { $0.id < $1.id }, users: users)
     }
 
-    /// A list method's rows: its `result` must be a list (an object or null there is a broken
-    /// answer, not an empty page).
-    static func rows(_ answer: Bitrix24Client.Answer, _ method: String) throws -> [JSONValue] {
-        guard case .array(let rows) = answer.result else {
-            throw Bitrix24Error(status: 200, code: "MALFORMED", message: "\(method): the result is not a list")
-        }
-        return rows
-    }
-
     /// Every page of a list method (50 a page, following `next`).
     private func all(_ method: String, _ parameters: [String: Any]) async throws -> [JSONValue] {
         var items: [JSONValue] = []
@@ -114,7 +105,7 @@ public struct Bitrix24Source: CRMSource {
             var parameters = parameters
             parameters["start"] = start
             let answer = try await client.call(method, body: try Bitrix24Client.json(parameters))
-            items += try Self.rows(answer, method)
+            items += try answer.rows(of: method)
             guard let next = answer.next, next > start else { return items }
             start = next
         }
@@ -128,7 +119,7 @@ public struct Bitrix24Source: CRMSource {
                     "select": select, "filter": [">=DATE_MODIFY": Self.format(since)], "order": ["DATE_MODIFY": "ASC", "ID": "ASC"],
                     "start": start,
                 ]))
-                let rows = try Self.rows(answer, "crm.deal.list")
+                let rows = try answer.rows(of: "crm.deal.list")
                 if !rows.isEmpty { try await body(try await withProducts(deals(rows))) }
                 guard let next = answer.next, next > start else { return }
                 start = next
@@ -140,7 +131,7 @@ public struct Bitrix24Source: CRMSource {
             let answer = try await client.call("crm.deal.list", body: try Bitrix24Client.json([
                 "select": select, "filter": [">ID": last], "order": ["ID": "ASC"], "start": -1,
             ]))
-            let rows = try Self.rows(answer, "crm.deal.list")
+            let rows = try answer.rows(of: "crm.deal.list")
             guard !rows.isEmpty else { return }
             try await body(try await withProducts(deals(rows)))
             guard let id = rows.last?["ID"]?.text, rows.count >= 50 else { return }
@@ -159,7 +150,7 @@ public struct Bitrix24Source: CRMSource {
             let answer = try await client.call("crm.deal.list", body: try Bitrix24Client.json([
                 "select": select, "filter": ["@ID": slice], "order": ["ID": "ASC"], "start": -1,
             ]))
-            let part = deals(try Self.rows(answer, "crm.deal.list"))
+            let part = deals(try answer.rows(of: "crm.deal.list"))
             page.deals += part.deals
             page.problems += part.problems
         }

@@ -190,9 +190,9 @@ public struct DemoRun: Sendable {
             say("   \(total) accepted, each confirmed by the broker before its answer (\(Self.seconds(since: feedClock))"
                 + (feed.retries > 0 ? "; \(feed.retries) sent again" : "") + ")")
         }
-        let supervising = Task {
-            // Under faults, whatever ends on its own is started again, as a supervisor would.
-            while !Task.isCancelled, options.faults != nil {
+        // Under faults, whatever ends on its own is started again, as a supervisor would.
+        let supervising = options.faults == nil ? nil : Task {
+            while !Task.isCancelled {
                 for gone in cluster.exited {
                     faultBox.update { $0.unexpectedExits.append(gone.name) }
                     say("   \(gone.name) ended on its own (\(gone.process.terminationStatus)); started again")
@@ -201,7 +201,7 @@ public struct DemoRun: Sendable {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
-        defer { supervising.cancel() }
+        defer { supervising?.cancel() }
         if let plan = options.faults {
             let targets = ["tracker", "identity-resolver", "deal-sync"] + (1...max(1, options.aggregators)).map { "aggregator-\($0)" }
             say("== collectors, the website's \(total) visits and leads and, meanwhile, faults: \(plan.killsPerProcess) SIGKILLs of each of "
@@ -271,7 +271,7 @@ public struct DemoRun: Sendable {
         let differences = try await pool.withConnection { connection in
             try await Reconciliation.differences(demo, project: project.id, timeZone: TimeZone(identifier: project.timeZone)!, on: connection)
         }
-        supervising.cancel()
+        supervising?.cancel()
         var faultReport = faultBox.value
         faultReport.feedRetries = feed.retries
         let text = ReportFormat.table.render(report, title: "\(project.name) (\(project.id)), \(project.currency)")

@@ -43,7 +43,7 @@ public struct StackControl: Sendable {
         // exit of a script whose grandchild (the server it started) keeps running.
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                do { continuation.resume(returning: try Self.spawnAndWait("/bin/bash", arguments, environment: environment, log: log)) } catch {
+                do { continuation.resume(returning: try Spawn.run("/bin/bash", arguments, environment: environment, outputPath: log, append: true)) } catch {
                     continuation.resume(throwing: error)
                 }
             }
@@ -51,9 +51,6 @@ public struct StackControl: Sendable {
         guard status == 0 else { throw DemoError("stack.sh \(command) failed (\(status)); see \(log)") }
     }
 
-    static func spawnAndWait(_ path: String, _ arguments: [String], environment: [String: String], log: String) throws -> Int32 {
-        try Spawn.run(path, arguments, environment: environment, outputPath: log, append: true)
-    }
 }
 
 /// What the faults did, and what the cluster did about them.

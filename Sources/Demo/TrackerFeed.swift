@@ -52,7 +52,7 @@ public struct TrackerFeed: Sendable {
                      giveUpAfter: Double = 180, progress: @escaping @Sendable (Int) -> Void) async throws {
         let done = Counter()
         let next = Counter()
-        let retries = Counter()
+        retried.set(0)
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<concurrency {
@@ -83,7 +83,7 @@ public struct TrackerFeed: Sendable {
                                 failure = "\(error)"
                             }
                             guard Date() < deadline else { throw DemoError("the tracker did not take a \(path) for \(Int(giveUpAfter)) s: \(failure)") }
-                            _ = retries.increment()
+                            _ = retried.increment()
                             try await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
                             delay = min(delay * 2, 2)
                         }
@@ -93,7 +93,6 @@ public struct TrackerFeed: Sendable {
             }
             try await group.waitForAll()
         }
-        self.retried.set(retries.value)
     }
 }
 

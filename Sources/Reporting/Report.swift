@@ -82,19 +82,14 @@ public struct ReportFigures: Sendable, Equatable {
 
     public init() {}
 
+    /// Every sum, once: what `+=` adds and what the queries fill.
+    public static let sums: [any WritableKeyPath<ReportFigures, Decimal> & Sendable] = [
+        \.impressions, \.clicks, \.spend, \.visits, \.leads, \.qualifiedLeads, \.deals, \.sales, \.revenue, \.costOfGoods,
+        \.duplicateLeads, \.nonTargetLeads,
+    ]
+
     public static func += (lhs: inout ReportFigures, rhs: ReportFigures) {
-        lhs.impressions += rhs.impressions
-        lhs.clicks += rhs.clicks
-        lhs.spend += rhs.spend
-        lhs.visits += rhs.visits
-        lhs.leads += rhs.leads
-        lhs.qualifiedLeads += rhs.qualifiedLeads
-        lhs.deals += rhs.deals
-        lhs.sales += rhs.sales
-        lhs.revenue += rhs.revenue
-        lhs.costOfGoods += rhs.costOfGoods
-        lhs.duplicateLeads += rhs.duplicateLeads
-        lhs.nonTargetLeads += rhs.nonTargetLeads
+        for sum in sums { lhs[keyPath: sum] += rhs[keyPath: sum] }
     }
 
     static func ratio(_ numerator: Decimal, _ denominator: Decimal) -> Decimal? {

@@ -39,9 +39,10 @@ public enum ReportFormat: String, CaseIterable, Sendable {
 
     // MARK: - table
 
-    /// "1 234 567.89": money to the kopeck with spaces between thousands.
-    public static func money(_ value: Decimal) -> String {
-        let text = value.text(places: 2)
+    /// "1 234 567.89": money with spaces between thousands, to the kopeck unless `places` says
+    /// otherwise (the dashboard's cards: whole roubles).
+    public static func money(_ value: Decimal, places: Int = 2) -> String {
+        let text = value.text(places: places)
         let negative = text.hasPrefix("-")
         let digits = negative ? String(text.dropFirst()) : text
         let point = digits.firstIndex(of: ".") ?? digits.endIndex

@@ -33,6 +33,15 @@ public actor Bitrix24Client {
         public var result: JSONValue
         public var next: Int?
         public var total: Int?
+
+        /// A list method's rows: its `result` must be a list (an object or null there is a broken
+        /// answer, not an empty page).
+        public func rows(of method: String) throws -> [JSONValue] {
+            guard case .array(let rows) = result else {
+                throw Bitrix24Error(status: 200, code: "MALFORMED", message: "\(method): the result is not a list")
+            }
+            return rows
+        }
     }
 
     public let configuration: Configuration
