@@ -272,3 +272,25 @@ public final class AMQPPublisher: Sendable {
         }
     }
 }
+
+extension AMQPPublisher {
+    /// Publishes `messages`, publishing them again up to `retries` times (`pause`, then twice
+    /// `pause`, ...) when the broker nacks them. A nack is the broker saying it could not take a
+    /// message *this time* (a queue process failed or went away under the publish, a full queue
+    /// with `reject-publish`); the same messages — same ids — are safe to send again because every
+    /// consumer is idempotent. `onNack` hears each nack that will be retried (its attempt number).
+    /// Other errors, and the last nack, are thrown.
+    public func publish(_ messages: [AMQPMessage], retryingNacks retries: Int, pause: Duration = .milliseconds(100),
+                        onNack: (@Sendable (_ attempt: Int, _ error: AMQPError) -> Void)? = nil) async throws {
+        var attempt = 0
+        while true {
+            do {
+                return try await publish(messages)
+            } catch let error as AMQPError where error.code == .nacked && attempt < retries {
+                attempt += 1
+                onNack?(attempt, error)
+                try await Task.sleep(for: pause * attempt)
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import AMQP
 import Domain
 import Foundation
+import Logging
 import Runtime
 
 /// Where accepted records go: the broker (`IngestBatcher`), or nowhere (`DiscardingSink`, the
@@ -40,13 +41,19 @@ public actor IngestBatcher: EventSink {
         }
     }
 
+    /// How many times a nacked batch is published again before its requests answer 503.
+    static let nackRetries = 3
+
     private let publisher: AMQPPublisher
     private let maxRecords: Int
     private let lingerMilliseconds: Int
+    private let logger: Logger
     private var pending: [String: Pending] = [:]
 
-    public init(publisher: AMQPPublisher, maxRecords: Int = 1000, lingerMilliseconds: Int = 2) {
+    public init(publisher: AMQPPublisher, maxRecords: Int = 1000, lingerMilliseconds: Int = 2,
+                logger: Logger = Logger(label: "tracker")) {
         self.publisher = publisher
+        self.logger = logger
         self.maxRecords = maxRecords
         self.lingerMilliseconds = lingerMilliseconds
     }
@@ -77,12 +84,18 @@ public actor IngestBatcher: EventSink {
     private func flush(_ project: String) {
         guard let entry = pending.removeValue(forKey: project), !entry.waiters.isEmpty else { return }
         let publisher = publisher
+        let logger = logger
         Task(priority: .high) {
             do {
                 let id = UUID().uuidString.lowercased()
                 let body = Envelope.encode(type: ClusterTopology.eventsTracked, project: project, id: id, fast: entry.batch)
-                try await publisher.publish(AMQPMessage(exchange: ClusterTopology.exchange, routingKey: ClusterTopology.eventsTracked,
-                                                        body: body, messageID: id, type: ClusterTopology.eventsTracked))
+                try await publisher.publish([AMQPMessage(exchange: ClusterTopology.exchange, routingKey: ClusterTopology.eventsTracked,
+                                                         body: body, messageID: id, type: ClusterTopology.eventsTracked)],
+                                            retryingNacks: IngestBatcher.nackRetries) { attempt, error in
+                    logger.warning("the broker refused a batch; publishing it again",
+                                   metadata: ["attempt": "\(attempt)", "records": "\(entry.batch.visits.count + entry.batch.leads.count)",
+                                              "error": "\(error)"])
+                }
                 for waiter in entry.waiters { waiter.resume() }
             } catch {
                 for waiter in entry.waiters { waiter.resume(throwing: error) }

@@ -84,10 +84,12 @@ public enum TrackerApp {
                                             contentType: request.headers[.contentType] ?? "application/x-www-form-urlencoded", body: body)
             do {
                 let id = UUID().uuidString.lowercased()
-                try await publisher.publish(AMQPMessage(
+                try await publisher.publish([AMQPMessage(
                     exchange: ClusterTopology.exchange, routingKey: ClusterTopology.crmWebhook,
                     body: try Envelope.encode(type: ClusterTopology.crmWebhook, project: project, id: id, payload: message),
-                    messageID: id, type: ClusterTopology.crmWebhook))
+                    messageID: id, type: ClusterTopology.crmWebhook)], retryingNacks: IngestBatcher.nackRetries) { attempt, error in
+                    logger.warning("the broker refused a CRM webhook; publishing it again", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                }
             } catch {
                 logger.error("a CRM webhook could not be queued", metadata: ["error": "\(error)"])
                 return json(.serviceUnavailable, ["error": .string("the webhook could not be stored; the CRM will retry")])
@@ -189,7 +191,7 @@ public enum TrackerApp {
         let amqp = try AMQPConfiguration(url: settings.amqpURL)
         let publisher = AMQPPublisher(configuration: amqp, topology: ClusterTopology.all, name: "tracker",
                                       settings: .init(giveUpAfterSeconds: 10), logger: logger)
-        let batcher: any EventSink = publishes ? IngestBatcher(publisher: publisher) : DiscardingSink()
+        let batcher: any EventSink = publishes ? IngestBatcher(publisher: publisher, logger: logger) : DiscardingSink()
         let readiness = Readiness()
         readiness.set("http", ready: true)
         let api = Application(

@@ -72,6 +72,42 @@ import Testing
         try await AMQPAdmin.deleteQueues([queue, queue + ".dead"], configuration: TestStack.amqp)
     }
 
+    @Test func aNackedPublishIsSentAgainUntilTheBrokerTakesIt() async throws {
+        // A queue that holds one message and nacks the publish of a second (reject-publish).
+        let queue = TestStack.unique("amqp.nack")
+        let exchange = "tests"
+        let topology = AMQPTopology(exchanges: [.init(exchange)], queues: [
+            .init(queue, type: .classic, extraArguments: ["x-max-length": .int(1), "x-overflow": .string("reject-publish")]),
+        ], bindings: [.init(queue: queue, exchange: exchange, routingKey: queue)])
+        let publisher = AMQPPublisher(configuration: TestStack.amqp, topology: topology, logger: TestStack.logger)
+        func message(_ n: Int) -> AMQPMessage { AMQPMessage(exchange: exchange, routingKey: queue, body: Array("\(n)".utf8), messageID: "m\(n)") }
+        try await publisher.publish(message(1))
+        // Without retries the nack is the caller's error.
+        await #expect(throws: AMQPError.self) { try await publisher.publish([message(2)], retryingNacks: 0) }
+
+        // With retries: the first nack lets the consumer take message 1, and the retry is taken.
+        let (nacks, heard) = AsyncStream<Int>.makeStream()
+        let retried = Task {
+            defer { heard.finish() }  // a publish that gives up ends the wait below instead of hanging it
+            try await publisher.publish([message(3)], retryingNacks: 50, pause: .milliseconds(20)) { attempt, error in
+                if error.code == .nacked { heard.yield(attempt) }
+            }
+        }
+        var attempts = nacks.makeAsyncIterator()
+        #expect(await attempts.next() == 1)
+        let consumer = AMQPConsumer(configuration: TestStack.amqp, queue: queue, topology: AMQPTopology(), prefetch: 10, logger: TestStack.logger)
+        let first = try await consumer.receive(max: 1, wait: 10, linger: 0)
+        #expect(first.map(\.messageID) == ["m1"])
+        try await consumer.ack(first)
+        try await retried.value
+        let second = try await consumer.receive(max: 10, wait: 10, linger: 0.2)
+        #expect(second.map(\.messageID) == ["m3"])
+        try await consumer.ack(second)
+        await consumer.close()
+        await publisher.close()
+        try await AMQPAdmin.deleteQueues([queue], configuration: TestStack.amqp)
+    }
+
     @Test func unacknowledgedDeliveriesReturnWhenTheConsumerCloses() async throws {
         let queue = TestStack.unique("amqp.requeue")
         let topology = AMQPTopology.workQueue(queue, exchange: "tests", routingKeys: [queue])
