@@ -20,17 +20,43 @@ public struct AggregatorHandler: BatchHandler {
         self.builders = builders
     }
 
+    /// A project's partitions in one batch: every day to recompute, and those of them that only
+    /// deals changed (every message naming the day said so), which can be recomputed from the
+    /// stored credits and visits (`ReportBuilder.rebuild(days:dealsOnly:)`).
+    public struct Partitions: Sendable, Equatable {
+        public var days: Set<LocalDay> = []
+        public var dealsOnly: Set<LocalDay> = []
+
+        public init(days: Set<LocalDay> = [], dealsOnly: Set<LocalDay> = []) {
+            self.days = days
+            self.dealsOnly = dealsOnly
+        }
+    }
+
     /// The partitions a batch touches, per project.
-    public static func partitions(of messages: [Envelope]) throws -> [String: Set<LocalDay>] {
+    public static func partitions(of messages: [Envelope]) throws -> [String: Partitions] {
         var days: [String: Set<LocalDay>] = [:]
+        var journeyDays: [String: Set<LocalDay>] = [:]
+        func dates(_ texts: [String], _ field: String) throws -> Set<LocalDay> {
+            Set(try texts.map { text in
+                guard let day = LocalDay(iso: text) else { throw EnvelopeError("\(field): '\(text)' is not a date (YYYY-MM-DD)") }
+                return day
+            })
+        }
         for envelope in messages {
             switch envelope.type {
             case ClusterTopology.attributionDirty:
-                struct Dirty: Decodable { let days: [String] }
-                for text in try envelope.payload(as: Dirty.self).days {
-                    guard let day = LocalDay(iso: text) else { throw EnvelopeError("days: '\(text)' is not a date (YYYY-MM-DD)") }
-                    days[envelope.project, default: []].insert(day)
+                struct Dirty: Decodable {
+                    let days: [String]
+                    let dealDays: [String]?
+                    enum CodingKeys: String, CodingKey { case days, dealDays = "deal_days" }
                 }
+                let dirty = try envelope.payload(as: Dirty.self)
+                let all = try dates(dirty.days, "days")
+                let dealDays = try dates(dirty.dealDays ?? [], "deal_days")
+                guard dealDays.isSubset(of: all) else { throw EnvelopeError("deal_days: every day must be one of days") }
+                days[envelope.project, default: []].formUnion(all)
+                journeyDays[envelope.project, default: []].formUnion(all.subtracting(dealDays))
             case ClusterTopology.spendUpdated:
                 struct Spend: Decodable { let from: String; let to: String }
                 let spend = try envelope.payload(as: Spend.self)
@@ -39,11 +65,14 @@ public struct AggregatorHandler: BatchHandler {
                 }
                 guard range.count <= 3660 else { throw EnvelopeError("from/to: \(range) spans more than ten years") }
                 days[envelope.project, default: []].formUnion(range.days)
+                journeyDays[envelope.project, default: []].formUnion(range.days)
             default:
                 throw EnvelopeError("the aggregator does not take \(envelope.type) messages")
             }
         }
-        return days
+        return days.reduce(into: [:]) { result, entry in
+            result[entry.key] = Partitions(days: entry.value, dealsOnly: entry.value.subtracting(journeyDays[entry.key] ?? []))
+        }
     }
 
     public func handle(_ messages: [Envelope], on connection: PGConnection, logger: Logger) async throws {
@@ -55,9 +84,9 @@ public struct AggregatorHandler: BatchHandler {
         for project in partitions.keys.sorted() {
             let days = partitions[project]!
             let started = ContinuousClock.now
-            let summary = try await builders[project]!.rebuild(days: days, on: connection)
+            let summary = try await builders[project]!.rebuild(days: days.days, dealsOnly: days.dealsOnly, on: connection)
             logger.debug("partitions rebuilt", metadata: [
-                "project": "\(project)", "days": "\(days.count)", "leads": "\(summary.leads)", "deals": "\(summary.deals)",
+                "project": "\(project)", "days": "\(days.days.count)", "deal-only days": "\(days.dealsOnly.count)", "leads": "\(summary.leads)", "deals": "\(summary.deals)",
                 "cells": "\(summary.cells)", "duration": "\(ContinuousClock.now - started)",
             ])
         }

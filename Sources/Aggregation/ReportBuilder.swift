@@ -136,13 +136,18 @@ public struct ReportBuilder: Sendable {
     // MARK: - rebuild
 
     /// Recomputes the partitions of `days` (nil: every day of the project) and swaps them in,
-    /// in the caller's transaction. With `readers`, a full rebuild reads the deals and the spend
+    /// in the caller's transaction. The days of `dealsOnly` (a subset of `days`) are days whose
+    /// journey did not change since their last recomputation — only deals did: their leads and
+    /// credits are read back from `report.leads` and `report.credits` and their visits from
+    /// `report.cells` instead of being computed again from the million-row journey tables, and
+    /// their credits are kept; everything that depends on deals is recomputed as usual. With `readers`, a full rebuild reads the deals and the spend
     /// and visits on two more connections, from the snapshot this transaction exports once it
     /// holds the project's lock, while this one reads the touches (with its own, read-committed
     /// snapshots: a journey change committed in between reaches the mart with the resolver's
     /// next `attribution.dirty`, which waits for this rebuild's lock).
     @discardableResult
-    public func rebuild(days requested: Set<LocalDay>?, on connection: PGConnection, readers: PGPool? = nil) async throws -> Summary {
+    public func rebuild(days requested: Set<LocalDay>?, dealsOnly: Set<LocalDay> = [], on connection: PGConnection,
+                        readers: PGPool? = nil) async throws -> Summary {
         var summary = Summary()
         // The reads below sort and hash hundreds of thousands of rows: in memory, and without
         // JIT compilation (which costs more than it saves on queries this short).
@@ -150,6 +155,8 @@ public struct ReportBuilder: Sendable {
         try await connection.execute("SET LOCAL jit = off")
         let projectLock = "report:" + project.id
         let days = requested?.sorted()
+        let dealDays = requested.map { dealsOnly.intersection($0).sorted() } ?? []
+        let journeyDays = days?.filter { !dealsOnly.contains($0) }
         if let days {
             guard !days.isEmpty else { return summary }
             try await connection.query("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 19))", [projectLock])
@@ -160,28 +167,22 @@ public struct ReportBuilder: Sendable {
             try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 19))", [projectLock])
         }
 
-        // The time ranges of the days, merged where consecutive; each is [start, end) in µs.
-        var ranges: [(start: Int64, end: Int64)] = []
-        if let days {
-            var index = 0
-            while index < days.count {
-                var last = index
-                while last + 1 < days.count, days[last + 1] == days[last].advanced(by: 1) { last += 1 }
-                ranges.append((micros(days[index].start(in: timeZone)), micros(days[last].advanced(by: 1).start(in: timeZone))))
-                index = last + 1
-            }
-        }
-        /// `column` within the ranges, with parameters from `$first` (all rows when nil days).
-        func within(_ column: String, from first: Int, widenedBy margin: Int64 = 0) -> (sql: String, parameters: [(any PGEncodable)?]) {
-            guard days != nil else { return ("true", []) }
+        /// `column` within the days of `list` (nil: all rows), with parameters from `$first`; the
+        /// days' time ranges are merged where consecutive, each [start, end) in µs.
+        func within(_ column: String, from first: Int, widenedBy margin: Int64 = 0, days list: [LocalDay]?) -> (sql: String, parameters: [(any PGEncodable)?]) {
+            guard let list else { return ("true", []) }
             var clauses: [String] = []
             var parameters: [(any PGEncodable)?] = []
-            for (index, range) in ranges.enumerated() {
-                let a = first + 2 * index, b = a + 1
+            var index = 0
+            while index < list.count {
+                var last = index
+                while last + 1 < list.count, list[last + 1] == list[last].advanced(by: 1) { last += 1 }
+                let a = first + parameters.count, b = a + 1
                 clauses.append("(\(column) >= 'epoch'::timestamptz + $\(a)::int8 * interval '1 microsecond' AND \(column) < 'epoch'::timestamptz + $\(b)::int8 * interval '1 microsecond')")
-                parameters += [range.start - margin, range.end + margin]
+                parameters += [micros(list[index].start(in: timeZone)) - margin, micros(list[last].advanced(by: 1).start(in: timeZone)) + margin]
+                index = last + 1
             }
-            return ("(" + clauses.joined(separator: " OR ") + ")", parameters)
+            return ("(" + (clauses.isEmpty ? "false" : clauses.joined(separator: " OR ")) + ")", parameters)
         }
 
         // A full rebuild with readers: deals and model-free figures read at the same time.
@@ -196,13 +197,18 @@ public struct ReportBuilder: Sendable {
             try await onReader(readers, snapshot: snapshot) { try await self.readModelFree(days: nil, visitScope: ("true", []), on: $0) }
         } else { nil }
 
-        // 1. Leads and their credits.
-        let leadScope = within("l.occurred_at", from: 2)
-        let leads = try await credits.leads(where: leadScope.sql, leadScope.parameters, on: connection)
+        // 1. Leads and their credits: computed from the journey, or read back on deal-only days.
+        var leads: [Credits.Lead] = []
+        if journeyDays?.isEmpty != true {
+            let leadScope = within("l.occurred_at", from: 2, days: journeyDays)
+            leads = try await credits.leads(where: leadScope.sql, leadScope.parameters, on: connection)
+        }
+        let computedLeads = leads.count
+        if !dealDays.isEmpty { leads += try await storedLeads(days: dealDays, on: connection) }
         let leadIDs = leads.map(\.requestID)
 
         // 2. Their deals, and the deals of no lead created on the days.
-        let dealScope = within("d.created_at", from: 3)
+        let dealScope = within("d.created_at", from: 3, days: days)
         var deals = if let parallel = try await parallelDeals {
             parallel
         } else if days == nil {
@@ -300,19 +306,23 @@ public struct ReportBuilder: Sendable {
             }
         }
 
-        // 4. Spend and visits on their own days.
-        let free: [FreeRow]
-        if let parallelFree = try await parallelFree { free = parallelFree } else {
+        // 4. Spend and visits on their own days (deal-only days: their visits as last computed).
+        var free: [FreeRow] = []
+        if let parallelFree = try await parallelFree { free = parallelFree } else if journeyDays?.isEmpty != true {
             // Visits are labelled with their day by PostgreSQL: the partition takes exactly the
             // visits PostgreSQL puts on its days (the ranges, a day wider, only narrow the scan),
             // so a difference between two time-zone databases cannot leave a visit outside
             // every partition.
-            var visitScope = within("v.occurred_at", from: 3, widenedBy: 86_400_000_000)
-            if let days {
+            var visitScope = within("v.occurred_at", from: 3, widenedBy: 86_400_000_000, days: journeyDays)
+            if let journeyDays {
                 visitScope.sql += " AND (v.occurred_at AT TIME ZONE $2)::date = ANY($\(3 + visitScope.parameters.count)::date[])"
-                visitScope.parameters.append(days.map(\.description))
+                visitScope.parameters.append(journeyDays.map(\.description))
             }
-            free = try await readModelFree(days: days, visitScope: visitScope, on: connection)
+            free = try await readModelFree(days: journeyDays, visitScope: visitScope, on: connection)
+        }
+        if !dealDays.isEmpty {
+            free += try await readSpend(days: dealDays, on: connection)
+            free += try await storedVisits(days: dealDays, on: connection)
         }
         for row in free {
             modify(&cells[row.key, default: Cell()]) { cell in
@@ -327,15 +337,20 @@ public struct ReportBuilder: Sendable {
         // 5. Swap: delete the partitions, copy the new rows.
         let dayList: [String]? = days?.map(\.description)
         let scope: (sql: String, parameters: [(any PGEncodable)?]) = days == nil ? ("true", []) : ("day = ANY($2::date[])", [dayList])
-        for table in ["report.credits", "report.leads", "report.cells", "report.payment_cells"] {
+        for table in ["report.leads", "report.cells", "report.payment_cells"] {
             try await connection.execute("DELETE FROM \(table) WHERE project_id = $1 AND \(scope.sql)", [project.id] + scope.parameters)
+        }
+        // Deal-only days keep their credits.
+        if journeyDays?.isEmpty != true {
+            try await connection.execute("DELETE FROM report.credits WHERE project_id = $1 AND \(journeyDays == nil ? "true" : "day = ANY($2::date[])")",
+                                         [project.id] + (journeyDays.map { [$0.map(\.description)] } ?? []))
         }
         // A deal that moved to another day leaves its old row wherever it was.
         try await connection.execute("""
             DELETE FROM report.deals WHERE project_id = $1 AND (\(scope.sql) OR (connection_id, deal_id) IN (SELECT * FROM unnest($\(scope.parameters.count + 2)::text[], $\(scope.parameters.count + 3)::text[])))
             """, [project.id] + scope.parameters + [deals.map(\.connectionID), deals.map(\.dealID)])
 
-        let creditRows = leads.flatMap(\.credits)
+        let creditRows = leads[..<computedLeads].flatMap(\.credits)
         try await Credits.write(creditRows, project: project.id, on: connection)
         try await writeLeads(leadRows, on: connection)
         try await writeDeals(deals, leads: Dictionary(uniqueKeysWithValues: leads.map { ($0.requestID, $0) }), unknownChannel: unknownChannel.channel,
@@ -365,7 +380,6 @@ public struct ReportBuilder: Sendable {
     /// The spend and the visits of the days (nil: all), grouped in PostgreSQL by day and key shape
     /// and classified here once per shape.
     func readModelFree(days: [LocalDay]?, visitScope: (sql: String, parameters: [(any PGEncodable)?]), on connection: PGConnection) async throws -> [FreeRow] {
-        var rows: [FreeRow] = []
         var channelOf: [ChannelInput: (channel: String, contractor: String?)] = [:]
         func classify(_ input: ChannelInput) -> (channel: String, contractor: String?) {
             if let known = channelOf[input] { return known }
@@ -373,24 +387,7 @@ public struct ReportBuilder: Sendable {
             channelOf[input] = found
             return found
         }
-        for row in try await connection.query("""
-            SELECT day::text, utm_source, coalesce(utm_medium, ''), coalesce(utm_campaign, ''), coalesce(utm_content, ''), coalesce(utm_term, ''),
-                   sum(impressions)::int8, sum(clicks)::int8, sum(spend)::text
-            FROM spend.facts WHERE project_id = $1 AND ($2::date[] IS NULL OR day = ANY($2::date[]))
-            GROUP BY 1, 2, 3, 4, 5, 6
-            """, [project.id, days?.map(\.description)]) {
-            guard let day = LocalDay(iso: try row.decode(String.self, 0)) else { continue }
-            let source = try row.decode(String.self, 1), medium = try row.decode(String.self, 2), campaign = try row.decode(String.self, 3)
-            let channel = classify(.spend(source: source, medium: medium.isEmpty ? nil : medium, campaign: campaign))
-            let key = CellKey(day: day, channel: channel.channel, contractor: channel.contractor, source: source, campaign: campaign,
-                              ad: try row.decode(String.self, 4), keyword: try row.decode(String.self, 5))
-            let spendText = try row.decode(String.self, 8)
-            guard let spend = ExactAmount(spendText) else {
-                throw AggregationError("project \(project.id): spend \(spendText) on \(day) for \(source)/\(campaign) is out of range")
-            }
-            rows.append(FreeRow(key: key, medium: medium, impressions: try row.decode(Int64.self, 6), clicks: try row.decode(Int64.self, 7),
-                                spend: spend))
-        }
+        var rows = try await readSpend(days: days, on: connection)
         for row in try await connection.query("""
             SELECT ((v.occurred_at AT TIME ZONE $2)::date)::text, v.utm_source, v.utm_medium, v.utm_campaign, v.utm_content, v.utm_term,
                    v.referrer_host, v.referrer_kind, v.traffic, v.click_id_kind, count(*)
@@ -410,6 +407,76 @@ public struct ReportBuilder: Sendable {
                                 medium: keys.medium, visits: try row.decode(Int64.self, 10)))
         }
         return rows
+    }
+
+    /// The spend of the days (nil: all) per day and key shape, classified once per shape.
+    func readSpend(days: [LocalDay]?, on connection: PGConnection) async throws -> [FreeRow] {
+        var rows: [FreeRow] = []
+        var channelOf: [ChannelInput: (channel: String, contractor: String?)] = [:]
+        for row in try await connection.query("""
+            SELECT day::text, utm_source, coalesce(utm_medium, ''), coalesce(utm_campaign, ''), coalesce(utm_content, ''), coalesce(utm_term, ''),
+                   sum(impressions)::int8, sum(clicks)::int8, sum(spend)::text
+            FROM spend.facts WHERE project_id = $1 AND ($2::date[] IS NULL OR day = ANY($2::date[]))
+            GROUP BY 1, 2, 3, 4, 5, 6
+            """, [project.id, days?.map(\.description)]) {
+            guard let day = LocalDay(iso: try row.decode(String.self, 0)) else { continue }
+            let source = try row.decode(String.self, 1), medium = try row.decode(String.self, 2), campaign = try row.decode(String.self, 3)
+            let input = ChannelInput.spend(source: source, medium: medium.isEmpty ? nil : medium, campaign: campaign)
+            let channel = channelOf[input] ?? classifier.classify(input)
+            channelOf[input] = channel
+            let key = CellKey(day: day, channel: channel.channel, contractor: channel.contractor, source: source, campaign: campaign,
+                              ad: try row.decode(String.self, 4), keyword: try row.decode(String.self, 5))
+            let spendText = try row.decode(String.self, 8)
+            guard let spend = ExactAmount(spendText) else {
+                throw AggregationError("project \(project.id): spend \(spendText) on \(day) for \(source)/\(campaign) is out of range")
+            }
+            rows.append(FreeRow(key: key, medium: medium, impressions: try row.decode(Int64.self, 6), clicks: try row.decode(Int64.self, 7),
+                                spend: spend))
+        }
+        return rows
+    }
+
+    /// The visits of deal-only days as their last recomputation counted them (in `report.cells`).
+    func storedVisits(days: [LocalDay], on connection: PGConnection) async throws -> [FreeRow] {
+        try await connection.query("""
+            SELECT day::text, channel, contractor, source, medium, campaign, ad, keyword, visits
+            FROM report.cells WHERE project_id = $1 AND day = ANY($2::date[]) AND visits <> 0
+            """, [project.id, days.map(\.description)]).compactMap { row in
+            guard let day = LocalDay(iso: try row.decode(String.self, 0)) else { return nil }
+            return FreeRow(key: CellKey(day: day, channel: try row.decode(String.self, 1), contractor: try row.decode(String?.self, 2),
+                                        source: try row.decode(String.self, 3), campaign: try row.decode(String.self, 5),
+                                        ad: try row.decode(String.self, 6), keyword: try row.decode(String.self, 7)),
+                           medium: try row.decode(String.self, 4), visits: try row.decode(Int64.self, 8))
+        }
+    }
+
+    /// The leads of deal-only days with their credits as their last recomputation stored them.
+    func storedLeads(days: [LocalDay], on connection: PGConnection) async throws -> [Credits.Lead] {
+        var leads: [Credits.Lead] = []
+        for row in try await connection.query("""
+            SELECT l.request_id, (extract(epoch FROM l.occurred_at) * 1000000)::int8, l.day::text, l.visit_id, l.duplicate_of, l.customer_id, l.product,
+                   c.position, c.visit_id, (extract(epoch FROM c.touched_at) * 1000000)::int8, c.channel, c.contractor, c.source, c.medium, c.campaign,
+                   c.ad, c.keyword, c.w_first_click, c.w_last_click, c.w_last_non_direct, c.w_last_paid, c.w_linear, c.w_position_based, c.w_time_decay
+            FROM report.leads l JOIN report.credits c ON c.project_id = l.project_id AND c.request_id = l.request_id
+            WHERE l.project_id = $1 AND l.day = ANY($2::date[])
+            ORDER BY l.request_id, c.position
+            """, [project.id, days.map(\.description)]) {
+            let id = try row.decode(String.self, 0)
+            if leads.last?.requestID != id {
+                guard let day = LocalDay(iso: try row.decode(String.self, 2)) else { continue }
+                leads.append(Credits.Lead(requestID: id, occurredAt: try row.decode(Int64.self, 1), day: day, visitID: try row.decode(String?.self, 3),
+                                          duplicateOf: try row.decode(String?.self, 4), customerID: try row.decode(String?.self, 5),
+                                          product: try row.decode(String?.self, 6), credits: []))
+            }
+            let lead = leads[leads.count - 1]
+            leads[leads.count - 1].credits.append(Credits.Row(
+                requestID: id, position: try row.decode(Int.self, 7), visitID: try row.decode(String?.self, 8), day: lead.day,
+                touchedAt: try row.decode(Int64?.self, 9), channel: try row.decode(String.self, 10), contractor: try row.decode(String?.self, 11),
+                keys: ReportKeys(source: try row.decode(String.self, 12), medium: try row.decode(String.self, 13), campaign: try row.decode(String.self, 14),
+                                 ad: try row.decode(String.self, 15), keyword: try row.decode(String.self, 16)),
+                weights: try (17..<24).map { try row.decode(Int64.self, $0) }))
+        }
+        return leads
     }
 
     /// Runs `body` on a connection of `readers` inside a read-only transaction that sees the

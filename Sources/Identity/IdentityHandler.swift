@@ -52,11 +52,25 @@ public struct IdentityHandler: BatchHandler {
         if !messages.isEmpty { try await Outbox.enqueue(messages, on: connection) }
     }
 
-    /// `attribution.dirty` payload: the project's changed leads, orphan deals and days.
+    /// `attribution.dirty` payload: the project's changed leads, orphan deals and days, and which
+    /// of those days changed only in their deals (`deal_days`; absent: none).
     public struct Dirty: Codable, Sendable, Equatable {
         public var leads: [String]
         public var deals: [String]
         public var days: [String]
+        public var dealDays: [String]?
+
+        public init(leads: [String], deals: [String], days: [String], dealDays: [String]? = nil) {
+            self.leads = leads
+            self.deals = deals
+            self.days = days
+            self.dealDays = dealDays
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case leads, deals, days
+            case dealDays = "deal_days"
+        }
     }
 
     static func dirtyMessages(project: String, _ changes: LinkChanges) throws -> [OutboxMessage] {
@@ -64,12 +78,13 @@ public struct IdentityHandler: BatchHandler {
         let leads = changes.leads.sorted()
         let deals = changes.orphanDeals.sorted()
         let days = changes.days.sorted().map(\.description)
+        let dealDays = changes.dealDays.isEmpty ? nil : changes.dealDays.sorted().map(\.description)
         var messages: [OutboxMessage] = []
         // Chunks of at most 5,000 leads; every chunk carries all the days.
         var start = 0
         repeat {
             let slice = Array(leads[start..<min(leads.count, start + 5000)])
-            let payload = Dirty(leads: slice, deals: start == 0 ? deals : [], days: days)
+            let payload = Dirty(leads: slice, deals: start == 0 ? deals : [], days: days, dealDays: dealDays)
             let key = "\(project)|\(slice.joined(separator: ","))|\(payload.deals.joined(separator: ","))|\(days.joined(separator: ","))"
             messages.append(try OutboxMessage(
                 exchange: ClusterTopology.exchange, routingKey: ClusterTopology.attributionDirty, type: ClusterTopology.attributionDirty,

@@ -35,6 +35,12 @@ struct LinkChanges {
     var orphanDeals = Set<String>()
     /// Days (project time zone) whose figures may have changed.
     var days = Set<LocalDay>()
+    /// The changed leads whose own row (duplicate flag, customer) or touches changed — not only
+    /// their deals.
+    var journeyLeads = Set<String>()
+    /// The days of `days` where only deals changed (a changed lead's deals, an orphan deal): the
+    /// aggregator can recompute them from its stored credits, visits untouched.
+    var dealDays = Set<LocalDay>()
 }
 
 /// The linking pass of one project for one batch, inside the batch's transaction.
@@ -241,6 +247,7 @@ struct LinkPass {
             if lead.duplicateOf != duplicateOf || lead.customer != customer {
                 leadUpdates.append((id, duplicateOf, customer))
                 changes.leads.insert(id)
+                changes.journeyLeads.insert(id)
             }
         }
         if !leadUpdates.isEmpty {
@@ -320,14 +327,22 @@ struct LinkPass {
         }
         if !touchLeads.isEmpty { try await relinkTouches(Array(touchLeads), changes: &changes) }
 
-        // The days of every changed lead.
+        // The days of every changed lead; days where no visit and no lead's journey changed are
+        // deal-only days.
+        // (So far `days` holds the new visits' days and the orphan deals' creation days.)
+        var journeyDays = Set(visits.map { day($0.start) })
+        var dealDays = changes.days.subtracting(journeyDays)
+        changes.journeyLeads.formUnion(Set(leads).intersection(changes.leads))
         if !changes.leads.isEmpty {
             for row in try await connection.query("""
-                SELECT DISTINCT (extract(epoch FROM occurred_at) * 1000000)::int8 FROM journey.leads WHERE project_id = $1 AND request_id = ANY($2)
+                SELECT request_id, (extract(epoch FROM occurred_at) * 1000000)::int8 FROM journey.leads WHERE project_id = $1 AND request_id = ANY($2)
                 """, [project, Array(changes.leads)]) {
-                changes.days.insert(day(try row.decode(Int64.self, 0)))
+                let leadDay = day(try row.decode(Int64.self, 1))
+                changes.days.insert(leadDay)
+                if changes.journeyLeads.contains(try row.decode(String.self, 0)) { journeyDays.insert(leadDay) } else { dealDays.insert(leadDay) }
             }
         }
+        changes.dealDays = dealDays.subtracting(journeyDays)
         return changes
     }
 
@@ -419,6 +434,7 @@ struct LinkPass {
             guard described != (current[lead.requestID] ?? []) else { continue }
             rewrite.append(lead.requestID)
             changes.leads.insert(lead.requestID)
+            changes.journeyLeads.insert(lead.requestID)
             for (position, touch) in touches.enumerated() {
                 rows.append((lead.requestID, position + 1, touch.visitID, touch.startedAt, touch.visitID == lead.visitID ? "own_visit" : "client_lookback"))
             }

@@ -238,6 +238,8 @@ import Testing
         #expect(messages.map(\.days) == [["2026-03-02"], ["2026-03-02"], ["2026-03-02", "2026-03-07"], ["2026-03-02"]])
         #expect(messages.map(\.leads) == [[], ["r1"], ["r1"], ["r1"]])
         #expect(messages.map(\.deals) == [[], [], ["amo/2"], []])
+        // Days where only deals changed say so: the aggregator need not recompute their journeys.
+        #expect(messages.map(\.dealDays) == [nil, nil, ["2026-03-02", "2026-03-07"], ["2026-03-02"]])
         await bench.pool.close()
     }
 }

@@ -151,6 +151,7 @@ import Testing
         // lead, late leads and visits, spend re-collected — each followed by what the workers do.
         var random = SplitMix64(seed: 77)
         let leads = world.leads.map(\.tracked.requestID)
+        var dealOnlyDays = 0
         for step in 0..<6 {
             var changed: [(String, String)] = []
             try await bench.pool.withTransaction { connection in
@@ -202,6 +203,10 @@ import Testing
                 leads: [TrackedLead(requestID: "late-r\(step)", visitID: "late-v\(step)", occurredAt: at, kind: "form", phone: "+7999000000\(step)",
                                     receivedAt: at)]))))
             try await bench.handle(envelopes)
+            // Days where only deals changed are recomputed from the stored credits and visits.
+            let dirty = try await bench.pool.query("SELECT convert_from(body, 'UTF8') FROM runtime.outbox WHERE routing_key = 'attribution.dirty'")
+                .map { try Envelope(decoding: Array(try $0.decode(String.self, 0).utf8)) }
+            dealOnlyDays += try AggregatorHandler.partitions(of: dirty)["school"]?.dealsOnly.count ?? 0
             // Spend of two days re-collected with new figures.
             let day = first.advanced(by: random.below(world.spec.days))
             try await bench.pool.query("""
@@ -211,6 +216,7 @@ import Testing
             let now = try await Self.snapshot(bench.pool)
             #expect(now == (try await rebuilt()), "after step \(step)")
         }
+        #expect(dealOnlyDays > 5)
     }
 
     @Test func replicasRecomputingOverlappingPartitionsAtOnceGiveTheRowsOfOneRebuild() async throws {

@@ -8,7 +8,10 @@ import Testing
 /// What the aggregator makes of its messages (issue 6): a batch's days per project, coalesced,
 /// and bad messages refused naming what is wrong (the runtime dead-letters them with the reason).
 @Suite struct AggregatorMessagesTests {
-    struct Dirty: Encodable { let leads: [String]; let deals: [String]; let days: [String] }
+    struct Dirty: Encodable {
+        let leads: [String]; let deals: [String]; let days: [String]; var dealDays: [String]? = nil
+        enum CodingKeys: String, CodingKey { case leads, deals, days, dealDays = "deal_days" }
+    }
     struct Spend: Encodable { let source: String; let account: String; let from: String; let to: String; let run: UUID }
 
     static func envelope(_ type: String, project: String = "school", _ payload: some Encodable) throws -> Envelope {
@@ -26,14 +29,33 @@ import Testing
         ]
         let partitions = try AggregatorHandler.partitions(of: batch)
         #expect(partitions == [
-            "school": [Self.day("2026-03-02"), Self.day("2026-03-03"), Self.day("2026-03-04"), Self.day("2026-03-05")],
-            "shop": [Self.day("2026-03-01")],
+            "school": .init(days: [Self.day("2026-03-02"), Self.day("2026-03-03"), Self.day("2026-03-04"), Self.day("2026-03-05")]),
+            "shop": .init(days: [Self.day("2026-03-01")]),
         ])
+    }
+
+    @Test func aDayIsDealOnlyWhenEveryMessageOfTheBatchNamingItSaysSo() throws {
+        let batch = [
+            // 03-02 and 03-03 changed only in their deals here...
+            try Self.envelope(ClusterTopology.attributionDirty,
+                              Dirty(leads: ["r1"], deals: [], days: ["2026-03-01", "2026-03-02", "2026-03-03"], dealDays: ["2026-03-02", "2026-03-03"])),
+            // ...but 03-03 got a visit in another message, and 03-04 a spend update.
+            try Self.envelope(ClusterTopology.attributionDirty, Dirty(leads: [], deals: [], days: ["2026-03-03"])),
+            try Self.envelope(ClusterTopology.attributionDirty, Dirty(leads: ["r2"], deals: [], days: ["2026-03-04", "2026-03-06"], dealDays: ["2026-03-04", "2026-03-06"])),
+            try Self.envelope(ClusterTopology.spendUpdated, Spend(source: "yandex", account: "a", from: "2026-03-04", to: "2026-03-04", run: UUID())),
+        ]
+        let partitions = try AggregatorHandler.partitions(of: batch)
+        #expect(partitions["school"]?.days == Set(["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-06"].map(Self.day)))
+        #expect(partitions["school"]?.dealsOnly == Set(["2026-03-02", "2026-03-06"].map(Self.day)))
     }
 
     @Test func badMessagesAreRefusedNamingWhatIsWrong() throws {
         let cases: [(Envelope, String)] = [
             (try Self.envelope(ClusterTopology.attributionDirty, Dirty(leads: [], deals: [], days: ["2026-02-30"])), "days: '2026-02-30' is not a date"),
+            (try Self.envelope(ClusterTopology.attributionDirty, Dirty(leads: [], deals: [], days: ["2026-03-01"], dealDays: ["2026-03-1"])),
+             "deal_days: '2026-03-1' is not a date"),
+            (try Self.envelope(ClusterTopology.attributionDirty, Dirty(leads: [], deals: [], days: ["2026-03-01"], dealDays: ["2026-03-02"])),
+             "deal_days: every day must be one of days"),
             (try Self.envelope(ClusterTopology.spendUpdated, Spend(source: "y", account: "a", from: "2026-03-05", to: "2026-03-01", run: UUID())),
              "from/to: '2026-03-05'..'2026-03-01' is not a range of dates"),
             (try Self.envelope(ClusterTopology.spendUpdated, Spend(source: "y", account: "a", from: "2000-01-01", to: "2026-03-01", run: UUID())),
