@@ -88,6 +88,7 @@ public struct AggregatorHandler: BatchHandler {
             logger.debug("partitions rebuilt", metadata: [
                 "project": "\(project)", "days": "\(days.days.count)", "deal-only days": "\(days.dealsOnly.count)", "leads": "\(summary.leads)", "deals": "\(summary.deals)",
                 "cells": "\(summary.cells)", "duration": "\(ContinuousClock.now - started)",
+                "phases": "\(summary.phases.map(\.description).joined(separator: ", "))",
             ])
         }
     }

@@ -67,6 +67,15 @@ public struct ReportBuilder: Sendable {
         public var deals: Int = 0
         public var cells: Int = 0
         public var paymentCells: Int = 0
+        /// Time spent per phase (reading leads, deals, computing, reading spend and visits,
+        /// deleting, writing), in the order they ran: for the debug log and the benchmark.
+        public var phases: [Phase] = []
+
+        public struct Phase: Sendable, Equatable, CustomStringConvertible {
+            public var name: String
+            public var duration: Duration
+            public var description: String { "\(name) \(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) ms" }
+        }
     }
 
     // MARK: - the computation's rows
@@ -149,6 +158,12 @@ public struct ReportBuilder: Sendable {
     public func rebuild(days requested: Set<LocalDay>?, dealsOnly: Set<LocalDay> = [], on connection: PGConnection,
                         readers: PGPool? = nil) async throws -> Summary {
         var summary = Summary()
+        var clock = ContinuousClock.now
+        func phase(_ name: String) {
+            let now = ContinuousClock.now
+            summary.phases.append(.init(name: name, duration: now - clock))
+            clock = now
+        }
         // The reads below sort and hash hundreds of thousands of rows: in memory, and without
         // JIT compilation (which costs more than it saves on queries this short).
         try await connection.execute("SET LOCAL work_mem = '128MB'")
@@ -204,22 +219,40 @@ public struct ReportBuilder: Sendable {
             leads = try await credits.leads(where: leadScope.sql, leadScope.parameters, on: connection)
         }
         let computedLeads = leads.count
-        if !dealDays.isEmpty { leads += try await storedLeads(days: dealDays, on: connection) }
-        let leadIDs = leads.map(\.requestID)
+        // Deal-only days: the lead rows as stored, to rewrite only those whose deal figures moved.
+        var storedFacts: [String: LeadFacts] = [:]
+        if !dealDays.isEmpty {
+            let stored = try await storedLeads(days: dealDays, on: connection)
+            leads += stored.leads
+            storedFacts = stored.facts
+        }
+        phase("leads")
 
-        // 2. Their deals, and the deals of no lead created on the days.
-        let dealScope = within("d.created_at", from: 3, days: days)
+        // 2. Their deals, and the deals of no lead created on the days. (The leads are named by
+        // their days, not by a list of ids: a parameter array of 20,000 ids costs PostgreSQL a
+        // quarter of a second to plan.)
         var deals = if let parallel = try await parallelDeals {
             parallel
         } else if days == nil {
             try await readDeals(where: "true", [], on: connection)
         } else {
-            try await readDeals(where: "(dl.request_id = ANY($2) OR (dl.request_id IS NULL AND \(dealScope.sql)))", [leadIDs] + dealScope.parameters,
-                                on: connection)
+            try await {
+                let leadScope = within("l.occurred_at", from: 2, days: days)
+                let dealScope = within("d.created_at", from: 2 + leadScope.parameters.count, days: days)
+                let read = try await readDeals(where: """
+                    (dl.request_id IN (SELECT l.request_id FROM journey.leads l WHERE l.project_id = $1 AND \(leadScope.sql))
+                     OR (dl.request_id IS NULL AND \(dealScope.sql)))
+                    """, leadScope.parameters + dealScope.parameters, on: connection)
+                // Only the deals of the leads read above (a lead stored since is its own message's).
+                let known = Set(leads.map(\.requestID))
+                return read.filter { $0.lead.map(known.contains) ?? true }
+            }()
         }
         deals.sort { ($0.createdAt, $0.connectionID, $0.dealID) < ($1.createdAt, $1.connectionID, $1.dealID) }
         var dealsOf: [String: [Int]] = [:]
         for (index, deal) in deals.enumerated() { if let lead = deal.lead { dealsOf[lead, default: []].append(index) } }
+
+        phase("deals")
 
         // 3. Lead facts, cells, payment cells.
         var cells: [CellKey: Cell] = [:]
@@ -306,6 +339,8 @@ public struct ReportBuilder: Sendable {
             }
         }
 
+        phase("compute")
+
         // 4. Spend and visits on their own days (deal-only days: their visits as last computed).
         var free: [FreeRow] = []
         if let parallelFree = try await parallelFree { free = parallelFree } else if journeyDays?.isEmpty != true {
@@ -334,11 +369,22 @@ public struct ReportBuilder: Sendable {
             }
         }
 
+        phase("spend and visits")
+
         // 5. Swap: delete the partitions, copy the new rows.
         let dayList: [String]? = days?.map(\.description)
         let scope: (sql: String, parameters: [(any PGEncodable)?]) = days == nil ? ("true", []) : ("day = ANY($2::date[])", [dayList])
-        for table in ["report.leads", "report.cells", "report.payment_cells"] {
+        for table in ["report.cells", "report.payment_cells"] {
             try await connection.execute("DELETE FROM \(table) WHERE project_id = $1 AND \(scope.sql)", [project.id] + scope.parameters)
+        }
+        // Lead rows: every one on the other days; on deal-only days those whose figures moved.
+        if dealDays.isEmpty {
+            try await connection.execute("DELETE FROM report.leads WHERE project_id = $1 AND \(scope.sql)", [project.id] + scope.parameters)
+        } else {
+            leadRows.removeAll { row in storedFacts[row.lead.requestID].map { $0 == row.facts } ?? false }
+            try await connection.execute("""
+                DELETE FROM report.leads WHERE project_id = $1 AND (day = ANY($2::date[]) OR request_id = ANY($3::text[]))
+                """, [project.id, (journeyDays ?? []).map(\.description), leadRows.map(\.lead.requestID)])
         }
         // Deal-only days keep their credits.
         if journeyDays?.isEmpty != true {
@@ -350,13 +396,17 @@ public struct ReportBuilder: Sendable {
             DELETE FROM report.deals WHERE project_id = $1 AND (\(scope.sql) OR (connection_id, deal_id) IN (SELECT * FROM unnest($\(scope.parameters.count + 2)::text[], $\(scope.parameters.count + 3)::text[])))
             """, [project.id] + scope.parameters + [deals.map(\.connectionID), deals.map(\.dealID)])
 
+        phase("delete")
         let creditRows = leads[..<computedLeads].flatMap(\.credits)
         try await Credits.write(creditRows, project: project.id, on: connection)
+        phase("write credits")
         try await writeLeads(leadRows, on: connection)
+        phase("write leads")
         try await writeDeals(deals, leads: Dictionary(uniqueKeysWithValues: leads.map { ($0.requestID, $0) }), unknownChannel: unknownChannel.channel,
                              on: connection)
         try await writeCells(cells, on: connection)
         try await writePayments(payments, on: connection)
+        phase("write deals and cells")
 
         summary.days = days?.count ?? Set(leads.map(\.day)).union(cells.keys.map(\.day)).count
         summary.leads = leads.count
@@ -451,32 +501,44 @@ public struct ReportBuilder: Sendable {
     }
 
     /// The leads of deal-only days with their credits as their last recomputation stored them.
-    func storedLeads(days: [LocalDay], on connection: PGConnection) async throws -> [Credits.Lead] {
-        var leads: [Credits.Lead] = []
+    func storedLeads(days: [LocalDay], on connection: PGConnection) async throws -> (leads: [Credits.Lead], facts: [String: LeadFacts]) {
+        // Two plain index scans (a join would repeat each lead's columns on each of its credits).
+        var creditsOf: [String: [Credits.Row]] = [:]
         for row in try await connection.query("""
-            SELECT l.request_id, (extract(epoch FROM l.occurred_at) * 1000000)::int8, l.day::text, l.visit_id, l.duplicate_of, l.customer_id, l.product,
-                   c.position, c.visit_id, (extract(epoch FROM c.touched_at) * 1000000)::int8, c.channel, c.contractor, c.source, c.medium, c.campaign,
-                   c.ad, c.keyword, c.w_first_click, c.w_last_click, c.w_last_non_direct, c.w_last_paid, c.w_linear, c.w_position_based, c.w_time_decay
-            FROM report.leads l JOIN report.credits c ON c.project_id = l.project_id AND c.request_id = l.request_id
-            WHERE l.project_id = $1 AND l.day = ANY($2::date[])
-            ORDER BY l.request_id, c.position
+            SELECT request_id, day::text, position, visit_id, (extract(epoch FROM touched_at) * 1000000)::int8, channel, contractor, source, medium,
+                   campaign, ad, keyword, w_first_click, w_last_click, w_last_non_direct, w_last_paid, w_linear, w_position_based, w_time_decay
+            FROM report.credits WHERE project_id = $1 AND day = ANY($2::date[])
+            """, [project.id, days.map(\.description)]) {
+            guard let day = LocalDay(iso: try row.decode(String.self, 1)) else { continue }
+            let id = try row.decode(String.self, 0)
+            creditsOf[id, default: []].append(Credits.Row(
+                requestID: id, position: try row.decode(Int.self, 2), visitID: try row.decode(String?.self, 3), day: day,
+                touchedAt: try row.decode(Int64?.self, 4), channel: try row.decode(String.self, 5), contractor: try row.decode(String?.self, 6),
+                keys: ReportKeys(source: try row.decode(String.self, 7), medium: try row.decode(String.self, 8), campaign: try row.decode(String.self, 9),
+                                 ad: try row.decode(String.self, 10), keyword: try row.decode(String.self, 11)),
+                weights: try (12..<19).map { try row.decode(Int64.self, $0) }))
+        }
+        var leads: [Credits.Lead] = []
+        var facts: [String: LeadFacts] = [:]
+        for row in try await connection.query("""
+            SELECT request_id, (extract(epoch FROM occurred_at) * 1000000)::int8, day::text, visit_id, duplicate_of, customer_id, product,
+                   manager, qualified, non_target, deals, sales, revenue::text, cost_of_goods::text, paid::text, expected::text
+            FROM report.leads WHERE project_id = $1 AND day = ANY($2::date[])
+            ORDER BY request_id
             """, [project.id, days.map(\.description)]) {
             let id = try row.decode(String.self, 0)
-            if leads.last?.requestID != id {
-                guard let day = LocalDay(iso: try row.decode(String.self, 2)) else { continue }
-                leads.append(Credits.Lead(requestID: id, occurredAt: try row.decode(Int64.self, 1), day: day, visitID: try row.decode(String?.self, 3),
-                                          duplicateOf: try row.decode(String?.self, 4), customerID: try row.decode(String?.self, 5),
-                                          product: try row.decode(String?.self, 6), credits: []))
+            guard let day = LocalDay(iso: try row.decode(String.self, 2)), let credits = creditsOf[id], !credits.isEmpty else {
+                throw AggregationError("project \(project.id): lead \(id) has no stored credits; run analytics rebuild")
             }
-            let lead = leads[leads.count - 1]
-            leads[leads.count - 1].credits.append(Credits.Row(
-                requestID: id, position: try row.decode(Int.self, 7), visitID: try row.decode(String?.self, 8), day: lead.day,
-                touchedAt: try row.decode(Int64?.self, 9), channel: try row.decode(String.self, 10), contractor: try row.decode(String?.self, 11),
-                keys: ReportKeys(source: try row.decode(String.self, 12), medium: try row.decode(String.self, 13), campaign: try row.decode(String.self, 14),
-                                 ad: try row.decode(String.self, 15), keyword: try row.decode(String.self, 16)),
-                weights: try (17..<24).map { try row.decode(Int64.self, $0) }))
+            leads.append(Credits.Lead(requestID: id, occurredAt: try row.decode(Int64.self, 1), day: day, visitID: try row.decode(String?.self, 3),
+                                      duplicateOf: try row.decode(String?.self, 4), customerID: try row.decode(String?.self, 5),
+                                      product: try row.decode(String?.self, 6), credits: credits.sorted { $0.position < $1.position }))
+            func amount(_ column: Int) throws -> ExactAmount { ExactAmount(try row.decode(String.self, column)) ?? .zero }
+            facts[id] = LeadFacts(manager: try row.decode(String?.self, 7), qualified: try row.decode(Bool.self, 8),
+                                  nonTarget: try row.decode(Bool.self, 9), deals: try row.decode(Int.self, 10), sales: try row.decode(Int.self, 11),
+                                  revenue: try amount(12), costOfGoods: try amount(13), paid: try amount(14), expected: try amount(15))
         }
-        return leads
+        return (leads, facts)
     }
 
     /// Runs `body` on a connection of `readers` inside a read-only transaction that sees the
@@ -631,7 +693,24 @@ public struct ReportBuilder: Sendable {
 
     // MARK: - writing
 
+    /// What a lead row says of its deals (compared on deal-only days to skip unchanged rows).
+    struct LeadFacts: Equatable {
+        var manager: String?
+        var qualified: Bool
+        var nonTarget: Bool
+        var deals: Int
+        var sales: Int
+        var revenue: ExactAmount
+        var costOfGoods: ExactAmount
+        var paid: ExactAmount
+        var expected: ExactAmount
+    }
+
     struct LeadRow {
+        var facts: LeadFacts {
+            LeadFacts(manager: manager, qualified: qualified, nonTarget: nonTarget, deals: deals, sales: sales, revenue: revenue,
+                      costOfGoods: costOfGoods, paid: paid, expected: expected)
+        }
         var lead: Credits.Lead
         var manager: String?
         var qualified = false

@@ -14,6 +14,7 @@ import Settings
 //
 //   aggregator-bench [people] [runs]            full rebuild vs plain SQL
 //   aggregator-bench latency [people] [samples]  deal status change → mart.channel_report
+//   aggregator-bench partition [people] [runs]   one day recomputed: in full, and deal-only
 //
 // Both generate a world (`Sandbox.World`, seed 8, 90 days) — by default 200,000 people: about
 // 1,000,000 visits, 100,000 leads and 20,000 deals — link it with the identity resolver's handler
@@ -31,7 +32,8 @@ import Settings
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 let latencyMode = arguments.first == "latency"
-if latencyMode { arguments.removeFirst() }
+let partitionMode = arguments.first == "partition"
+if latencyMode || partitionMode { arguments.removeFirst() }
 let people = arguments.count > 0 ? Int(arguments[0])! : 200_000
 let runs = arguments.count > 1 ? Int(arguments[1])! : (latencyMode ? 40 : 3)
 let serverURL = ProcessInfo.processInfo.environment["DATABASE_URL"] ?? Settings.defaultDatabaseURL
@@ -68,7 +70,9 @@ try await pool.query("DELETE FROM runtime.outbox")
 try await pool.query("VACUUM ANALYZE")
 log(String(format: "inputs committed (linking took %.1f s)", seconds(ContinuousClock.now - linkStart)))
 
-if latencyMode {
+if partitionMode {
+    try await partitions(runs: runs, pool: pool, project: project)
+} else if latencyMode {
     try await latency(samples: runs, pool: pool, project: project, database: database, logger: logger)
 } else {
     try await rebuildVersusSQL(runs: runs, pool: pool, project: project)
@@ -120,6 +124,30 @@ func rebuildVersusSQL(runs: Int, pool: PGPool, project: Project) async throws {
     print(String(format: "aggregator full rebuild: %@ s (median %.2f s)", ours.map { String(format: "%.2f", $0) }.joined(separator: ", "), median(ours)))
     print(String(format: "plain SQL, same report:  %@ s (median %.2f s)", plain.map { String(format: "%.2f", $0) }.joined(separator: ", "), median(plain)))
     print(String(format: "ratio (plain SQL / aggregator, medians): %.1f×", median(plain) / median(ours)))
+}
+
+/// One day recomputed in full and deal-only (what a deal change costs), on the heaviest day
+/// (the webinar's) and on a day of median leads, with each phase's time.
+func partitions(runs: Int, pool: PGPool, project: Project) async throws {
+    let builder = try ReportBuilder(project: project)
+    try await pool.withTransaction { _ = try await builder.rebuild(days: nil, on: $0) }
+    let days = try await pool.query("SELECT day::text, count(*) FROM report.leads WHERE project_id = $1 GROUP BY 1 ORDER BY 2 DESC, 1",
+                                    [project.id]).map { (LocalDay(iso: try $0.decode(String.self, 0))!, try $0.decode(Int.self, 1)) }
+    for (label, (day, leads)) in [("heaviest day", days[0]), ("median day", days[days.count / 2])] {
+        for dealsOnly in [false, true] {
+            var times: [Double] = []
+            var phases = ""
+            for _ in 1...runs {
+                let started = ContinuousClock.now
+                let summary = try await pool.withTransaction { try await builder.rebuild(days: [day], dealsOnly: dealsOnly ? [day] : [], on: $0) }
+                times.append(seconds(ContinuousClock.now - started))
+                phases = summary.phases.map(\.description).joined(separator: ", ")
+            }
+            let median = times.sorted()[times.count / 2]
+            print(String(format: "%@ %@ (%d leads), %@: median %.0f ms of %d; last run: %@", label, day.description, leads,
+                         dealsOnly ? "deal-only" : "in full", median * 1000, runs, phases))
+        }
+    }
 }
 
 func latency(samples: Int, pool: PGPool, project: Project, database: String, logger: Logger) async throws {
