@@ -94,6 +94,7 @@ func rebuildVersusSQL(runs: Int, pool: PGPool, project: Project) async throws {
         summary = try await pool.withTransaction { try await builder.rebuild(days: nil, on: $0, readers: pool) }
         ours.append(seconds(ContinuousClock.now - started))
         log(String(format: "run %d: aggregator %.2f s", run, ours.last!))
+        if let summary { print("aggregator run \(run): \(summary.phases.map(\.description).joined(separator: ", "))") }
 
         let sqlStarted = ContinuousClock.now
         try await pool.withConnection { connection in
