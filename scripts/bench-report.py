@@ -121,6 +121,13 @@ for body in runs("aggregator-latency"):
         rows.append(("6", "deal status change published → mart.channel_report shows it", f"p50 {l[0]:.0f} ms, p95 {l[1]:.0f} ms",
                      "", "", "p95 ≤ 2 s", verdict(l[1] <= 2000)))
 
+for body in runs("aggregator-partition"):
+    for line in body.splitlines():
+        m = re.match(r"(heaviest|median) day (\S+) \((\d+) leads\), (in full|deal-only): median (\d+) ms of (\d+)", line)
+        if m:
+            rows.append(("6", f"one day recomputed {m.group(4)}: the {m.group(1)} day ({int(m.group(3)):,} leads; median of {m.group(6)})",
+                         f"{m.group(5)} ms", "", "", "", "—"))
+
 # Issue 4: deal-sync.
 for body in runs("dealsync"):
     for crm in ["amoCRM", "Bitrix24"]:

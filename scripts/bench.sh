@@ -9,7 +9,8 @@
 #   foundation-bench   COPY / publish / consume against raw libpq and rabbitmq-c   (issue 2)
 #   tracker-bench      durable visits/s with wrk vs the same handler not publishing (issue 5)
 #   identity-bench     1M visits + 100k leads + 21k deals resolved, resolver RSS   (issue 5)
-#   aggregator-bench   full rebuild vs plain SQL; deal change -> mart p50/p95      (issue 6)
+#   aggregator-bench   full rebuild vs plain SQL; deal change -> mart p50/p95;
+#                      one day recomputed in full and deal-only                     (issue 6)
 #   dealsync-bench     amoCRM / Bitrix24 full sync vs reading; webhook latency     (issue 4)
 #   collection-bench   Direct parse+write vs raw COPY; backfills of every network  (issue 3)
 #   system test        the cluster under faults at 6000 people (scripts/system-test.sh) (issue 8)
@@ -99,6 +100,7 @@ if [ "$QUICK" = 1 ]; then
   step identity "$BIN/identity-bench" 20000 500
   step aggregator-rebuild "$BIN/aggregator-bench" 20000 1
   step aggregator-latency "$BIN/aggregator-bench" latency 20000 5
+  step aggregator-partition "$BIN/aggregator-bench" partition 20000 1
   step dealsync "$BIN/dealsync-bench" 5000 20
   step collection "$BIN/collection-bench" 50000 50 10 10
   step system-test scripts/system-test.sh --people 600 --kills 5 --pace 200
@@ -108,6 +110,7 @@ else
   for run in 1 2 3; do step "identity run $run" "$BIN/identity-bench" 213000 500; done
   step aggregator-rebuild "$BIN/aggregator-bench" 200000 3
   step aggregator-latency "$BIN/aggregator-bench" latency 200000 40
+  step aggregator-partition "$BIN/aggregator-bench" partition 200000 3
   step dealsync "$BIN/dealsync-bench" 100000 200
   step collection "$BIN/collection-bench" 1000000 500 20 90
   step system-test scripts/system-test.sh --people 6000 --kills 25 --pace 400

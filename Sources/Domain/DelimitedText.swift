@@ -33,7 +33,8 @@ public struct DelimitedText: Sendable {
     public init(_ text: String) throws {
         var body = Substring(text)
         if body.first == "\u{FEFF}" { body = body.dropFirst() }
-        let firstLine = body.prefix { $0 != "\n" && $0 != "\r" }
+        // (`isNewline`: Swift reads CR LF as one Character, which is neither "\r" nor "\n".)
+        let firstLine = body.prefix { !$0.isNewline }
         let candidates: [Character] = [";", ",", "\t"]
         separator = candidates.max { a, b in
             firstLine.filter { $0 == a }.count < firstLine.filter { $0 == b }.count
@@ -67,7 +68,7 @@ public struct DelimitedText: Sendable {
                         quoted = false
                     }
                 } else {
-                    if char == "\n" { line += 1 }
+                    if char == "\n" || char == "\r\n" || char == "\r" { line += 1 }
                     field.append(char)
                 }
                 continue

@@ -16,6 +16,18 @@ import Testing
         #expect(throws: CSVError.self) { try DelimitedText("") }
     }
 
+    @Test func crlfExportsGuessTheSeparatorFromTheHeaderAndCountLinesInsideQuotes() throws {
+        // Swift reads CR LF as one Character: the header must still end at the first line break,
+        // so the data lines' commas cannot outvote the header's semicolons...
+        let sheet = try DelimitedText("date;amount\r\n2026-03-01;\"1,5,7,9\"\r\n2026-03-02;\"2,4,6,8\"\r\n")
+        #expect(sheet.separator == ";")
+        #expect(sheet.header == ["date", "amount"])
+        #expect(sheet.rows.map(\.fields) == [["2026-03-01", "1,5,7,9"], ["2026-03-02", "2,4,6,8"]])
+        // ...and a quoted field's CR LF is a line, so the next row names its own line.
+        let quoted = try DelimitedText("date,note\r\n2026-03-01,\"two\r\nlines\"\r\n2026-03-02,x\r\n")
+        #expect(quoted.rows.map(\.line) == [2, 4])
+    }
+
     @Test func exchangeRatesParseAllOrNothingWithTheLineNamed() throws {
         let rates = try ExchangeRateStore.parse("date;currency;rate\n2026-03-06;usd;88,1234\n2026-03-06;EUR;95.5\n", target: "RUB")
         #expect(rates == [

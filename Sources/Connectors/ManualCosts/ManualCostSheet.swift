@@ -66,6 +66,7 @@ public struct ManualCostSheet: Sendable {
             guard let total = Micros(decimal: amountText, allowComma: true) else {
                 throw fail("amount", "'\(amountText)' is not an amount")
             }
+            guard total.value >= 0 else { throw fail("amount", "'\(amountText)' is negative: a cost sheet lists what was spent") }
             guard total.value % 10_000 == 0 else { throw fail("amount", "'\(amountText)' has more than 2 decimal places") }
             let currencyValue = value(currency)?.uppercased() ?? defaultCurrency
             guard currencyValue.count == 3, currencyValue.allSatisfy({ $0.isASCII && $0.isLetter }) else {

@@ -149,7 +149,8 @@ public struct MetaInsightsClient: Sendable {
                 }
                 guard let day = LocalDay(iso: item.date_start) else { throw fail("date_start", item.date_start) }
                 guard let campaign = item.campaign_id else { throw fail("campaign_id", nil) }
-                guard let spend = Micros(decimal: item.spend ?? "0") else { throw fail("spend", item.spend) }
+                // The spend was asked for: a row without it is not a row of zero spend.
+                guard let spendText = item.spend, let spend = Micros(decimal: spendText) else { throw fail("spend", item.spend) }
                 guard let impressions = Int64(item.impressions ?? "0") else { throw fail("impressions", item.impressions) }
                 guard let clicks = Int64(item.clicks ?? "0") else { throw fail("clicks", item.clicks) }
                 rows.append(Row(day: day, campaignID: campaign, campaignName: item.campaign_name ?? "", adSetID: item.adset_id ?? "",

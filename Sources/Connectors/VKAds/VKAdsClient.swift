@@ -129,7 +129,11 @@ public actor VKAdsClient {
                     guard let day = LocalDay(iso: dayRow.date) else {
                         throw VKAdsError(status: 200, code: "MALFORMED", message: "banner \(item.id): date '\(dayRow.date)' is invalid")
                     }
-                    guard let spent = Micros(decimal: dayRow.base.spent ?? "0") else {
+                    // Money is always sent, as a decimal string ("0" on a day without activity).
+                    guard let spentText = dayRow.base.spent else {
+                        throw VKAdsError(status: 200, code: "MALFORMED", message: "banner \(item.id) \(day): spent is missing")
+                    }
+                    guard let spent = Micros(decimal: spentText) else {
                         throw VKAdsError(status: 200, code: "MALFORMED", message: "banner \(item.id) \(day): spent '\(dayRow.base.spent ?? "")' is not an amount")
                     }
                     let shows = dayRow.base.shows ?? 0

@@ -150,9 +150,16 @@ struct ColumnMap {
             range.isEmpty || (range.count == 2 && body[range.lowerBound] == 45 && body[range.lowerBound + 1] == 45)
         }
         func text(_ index: Int) -> String { String(decoding: body[fields[index]], as: UTF8.self) }
-        func optionalText(_ index: Int?) -> String? {
+        /// A name as sent: UTF-8, or the line is refused (a broken byte means a broken report).
+        func name(_ index: Int) throws -> String {
+            guard let value = String(validating: body[fields[index]], as: UTF8.self) else {
+                throw DirectReportError(line: line, "\(names[index]): not valid UTF-8")
+            }
+            return value
+        }
+        func optionalName(_ index: Int?) throws -> String? {
             guard let index, !isEmpty(fields[index]) else { return nil }
-            return text(index)
+            return try name(index)
         }
         func integer(_ index: Int?) throws -> Int64? {
             guard let index, !isEmpty(fields[index]) else { return nil }
@@ -194,9 +201,9 @@ struct ColumnMap {
             throw DirectReportError(line: line, "Impressions and Clicks cannot be negative")
         }
         return DirectReportRow(
-            day: day, campaignID: campaign, campaignName: text(campaignName), adGroupID: try integer(adGroupID),
-            adGroupName: optionalText(adGroupName), adID: try integer(adID), criterionID: try integer(criterionID),
-            criterion: optionalText(criterion), impressions: impressionsValue, clicks: clicksValue, cost: costValue,
+            day: day, campaignID: campaign, campaignName: try name(campaignName), adGroupID: try integer(adGroupID),
+            adGroupName: try optionalName(adGroupName), adID: try integer(adID), criterionID: try integer(criterionID),
+            criterion: try optionalName(criterion), impressions: impressionsValue, clicks: clicksValue, cost: costValue,
             conversions: try integer(conversions))
     }
 }
