@@ -5,7 +5,7 @@
 #   e.g. scripts/system-test.sh --people 12000 --kills 40 --pace 600
 #
 # Starts a stack of its own (PostgreSQL and RabbitMQ with its management API on loopback,
-# STACK_ROOT /tmp/analytics-system, ports 55502 / 5733 / 15733 — the dev stack is untouched),
+# STACK_ROOT /tmp/analytics-system, ports 25502 / 5733 / 15733 — the dev stack is untouched),
 # builds, and runs the `demo` executable with faults: while every collector runs and the site's
 # visits and leads flow into the tracker, each worker and the tracker is SIGKILLed --kills times
 # at random moments and started again, RabbitMQ and then PostgreSQL are stopped and started.
@@ -19,7 +19,7 @@ cd "$REPO_ROOT"
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 command -v swift >/dev/null 2>&1 || { echo "system-test.sh: swift not found (PATH or /opt/swift)" >&2; exit 1; }
 
-export STACK_ROOT=/tmp/analytics-system PGPORT=55502 AMQP_PORT=5733 RMQ_DIST_PORT=25733 RMQ_MGMT=1 RMQ_MGMT_PORT=15733
+export STACK_ROOT=/tmp/analytics-system PGPORT=25502 AMQP_PORT=5733 RMQ_DIST_PORT=25733 RMQ_MGMT=1 RMQ_MGMT_PORT=15733
 cleanup() {
   local rc=$?
   echo "== stopping the system test's stack"

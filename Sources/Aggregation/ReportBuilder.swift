@@ -145,12 +145,15 @@ public struct ReportBuilder: Sendable {
     // MARK: - rebuild
 
     /// Recomputes the partitions of `days` (nil: every day of the project) and swaps them in,
-    /// in the caller's transaction. The days of `dealsOnly` (a subset of `days`) are days whose
-    /// journey did not change since their last recomputation — only deals did: their leads and
-    /// credits are read back from `report.leads` and `report.credits` and their visits from
-    /// `report.cells` instead of being computed again from the million-row journey tables, and
-    /// their credits are kept; everything that depends on deals is recomputed as usual. With `readers`, a full rebuild reads the deals and the spend
-    /// and visits on two more connections, from the snapshot this transaction exports once it
+    /// in the caller's transaction.
+    ///
+    /// The days of `dealsOnly` (a subset of `days`) are days whose journey did not change since
+    /// their last recomputation — only deals did. Their leads and credits are read back from
+    /// `report.leads` and `report.credits` and their visits from `report.cells` instead of being
+    /// computed again from the million-row journey tables, and their credits are kept;
+    /// everything that depends on deals is recomputed as usual.
+    ///
+    /// With `readers`, a full rebuild reads the deals and the spend and visits on two more connections, from the snapshot this transaction exports once it
     /// holds the project's lock, while this one reads the touches (with its own, read-committed
     /// snapshots: a journey change committed in between reaches the mart with the resolver's
     /// next `attribution.dirty`, which waits for this rebuild's lock).
@@ -231,22 +234,20 @@ public struct ReportBuilder: Sendable {
         // 2. Their deals, and the deals of no lead created on the days. (The leads are named by
         // their days, not by a list of ids: a parameter array of 20,000 ids costs PostgreSQL a
         // quarter of a second to plan.)
+        let leadIDs = Set(leads.map(\.requestID))
+        let leadScope = within("l.occurred_at", from: 2, days: days)
+        let dealScope = within("d.created_at", from: 2 + leadScope.parameters.count, days: days)
         var deals = if let parallel = try await parallelDeals {
             parallel
         } else if days == nil {
             try await readDeals(where: "true", [], on: connection)
         } else {
-            try await {
-                let leadScope = within("l.occurred_at", from: 2, days: days)
-                let dealScope = within("d.created_at", from: 2 + leadScope.parameters.count, days: days)
-                let read = try await readDeals(where: """
-                    (dl.request_id IN (SELECT l.request_id FROM journey.leads l WHERE l.project_id = $1 AND \(leadScope.sql))
-                     OR (dl.request_id IS NULL AND \(dealScope.sql)))
-                    """, leadScope.parameters + dealScope.parameters, on: connection)
+            try await readDeals(where: """
+                (dl.request_id IN (SELECT l.request_id FROM journey.leads l WHERE l.project_id = $1 AND \(leadScope.sql))
+                 OR (dl.request_id IS NULL AND \(dealScope.sql)))
+                """, leadScope.parameters + dealScope.parameters, on: connection)
                 // Only the deals of the leads read above (a lead stored since is its own message's).
-                let known = Set(leads.map(\.requestID))
-                return read.filter { $0.lead.map(known.contains) ?? true }
-            }()
+                .filter { $0.lead.map(leadIDs.contains) ?? true }
         }
         deals.sort { ($0.createdAt, $0.connectionID, $0.dealID) < ($1.createdAt, $1.connectionID, $1.dealID) }
         var dealsOf: [String: [Int]] = [:]

@@ -315,7 +315,7 @@ import Testing
     }
 
     @Test func poolRecoversAfterServerRestart() async throws {
-        let stack = PrivateStack(pgPort: 55462, amqpPort: 5693)
+        let stack = PrivateStack(pgPort: 25462, amqpPort: 5693)
         try stack.stack("start-postgres")
         defer { _ = try? stack.stack("stop-postgres") }
         let pool = PGPool(PGConfiguration(url: stack.databaseURL, poolSize: 2), logger: TestStack.logger)

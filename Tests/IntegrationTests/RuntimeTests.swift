@@ -131,7 +131,7 @@ import Testing
     }
 
     @Test func workerReconnectsAfterRabbitMQRestartAndFinishes() async throws {
-        let stack = PrivateStack(pgPort: 55472, amqpPort: 5703)
+        let stack = PrivateStack(pgPort: 25472, amqpPort: 5703)
         try stack.stack("start-rabbitmq")
         defer { _ = try? stack.stack("stop-rabbitmq") }
         let world = try await World.make(amqpURL: stack.amqpURL)
@@ -155,7 +155,7 @@ import Testing
     }
 
     @Test func workerRetriesThroughPostgreSQLRestartAndFinishes() async throws {
-        let stack = PrivateStack(pgPort: 55482, amqpPort: 5713)
+        let stack = PrivateStack(pgPort: 25482, amqpPort: 5713)
         try stack.stack("start-postgres")
         defer { _ = try? stack.stack("stop-postgres") }
         let world = try await World.make(databaseServer: stack.databaseURL)

@@ -13,7 +13,7 @@ import Testing
 /// A larger run: `scripts/system-test.sh --people 6000 --kills 25`.
 @Suite(.serialized) struct SystemFaultTests {
     @Test func killingEveryWorkerAndTheTrackerAndRestartingTheServersUnderLoadLosesNothingAndCountsNothingTwice() async throws {
-        let stack = PrivateStack(pgPort: 55492, amqpPort: 5723, management: true)
+        let stack = PrivateStack(pgPort: 25492, amqpPort: 5723, management: true)
         try stack.stack("start")
         defer { _ = try? stack.stack("stop") }
         let work = "/tmp/\(TestStack.unique("system"))"

@@ -99,6 +99,10 @@ enum TestStack {
 
 /// A second PostgreSQL and/or RabbitMQ of the test's own (own ports and data directory), so a
 /// test can stop and start it without disturbing the other tests.
+///
+/// Its ports stay below 32768: Linux gives outgoing connections local ports from 32768–60999,
+/// and a server restarted on a port that one of the suite's connections happens to hold fails
+/// with "Address already in use" (seen once: `poolRecoversAfterServerRestart` on 55462).
 struct PrivateStack {
     let root: String
     let pgPort: Int
@@ -107,6 +111,7 @@ struct PrivateStack {
     let management: Bool
 
     init(pgPort: Int, amqpPort: Int, management: Bool = false) {
+        precondition(pgPort < 32768 && amqpPort + 20000 < 32768, "private stack ports must stay outside the ephemeral range")
         root = "/tmp/analytics-stack-\(pgPort)-\(amqpPort)"
         self.pgPort = pgPort
         self.amqpPort = amqpPort
