@@ -58,10 +58,10 @@ try """
     end
     """.write(toFile: script, atomically: true, encoding: .utf8)
 
-struct WrkResult { var perSecond: Double; var requests: Int; var failures: Int; var p50: String; var p99: String }
+struct WrkResult: Sendable { var perSecond: Double; var requests: Int; var failures: Int; var p50: String; var p99: String }
 
 /// Runs wrk and reads its summary.
-func wrk(_ url: String) throws -> WrkResult {
+@Sendable func wrk(_ url: String, connections: Int, duration: Int, script: String) throws -> WrkResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
     process.arguments = ["-t2", "-c\(connections)", "-d\(duration)s", "--latency", "-s", script, url]
@@ -90,7 +90,13 @@ func run(publishes: Bool) async throws -> WrkResult {
     let running = Task { try await group.run() }
     var iterator = ports.makeAsyncIterator()
     let port = await iterator.next() ?? 0
-    let result = try wrk("http://127.0.0.1:\(port)/v1/projects/\(project)/visits")
+    // wrk is waited for on a thread of its own: blocking a thread of Swift's cooperative pool
+    // (two on two cores) for the whole run would leave the tracker's handlers one thread.
+    let url = "http://127.0.0.1:\(port)/v1/projects/\(project)/visits"
+    let (connections, duration, script) = (connections, duration, script)
+    let result = try await withCheckedThrowingContinuation { (done: CheckedContinuation<WrkResult, any Error>) in
+        Thread { done.resume(with: Result { try wrk(url, connections: connections, duration: duration, script: script) }) }.start()
+    }
     await group.triggerGracefulShutdown()
     _ = try? await running.value
     return result
