@@ -697,23 +697,6 @@ public struct ReportBuilder: Sendable {
     /// What a lead row says of its deals (compared on deal-only days to skip unchanged rows).
     struct LeadFacts: Equatable {
         var manager: String?
-        var qualified: Bool
-        var nonTarget: Bool
-        var deals: Int
-        var sales: Int
-        var revenue: ExactAmount
-        var costOfGoods: ExactAmount
-        var paid: ExactAmount
-        var expected: ExactAmount
-    }
-
-    struct LeadRow {
-        var facts: LeadFacts {
-            LeadFacts(manager: manager, qualified: qualified, nonTarget: nonTarget, deals: deals, sales: sales, revenue: revenue,
-                      costOfGoods: costOfGoods, paid: paid, expected: expected)
-        }
-        var lead: Credits.Lead
-        var manager: String?
         var qualified = false
         var nonTarget = false
         var deals = 0
@@ -722,10 +705,22 @@ public struct ReportBuilder: Sendable {
         var costOfGoods = ExactAmount.zero
         var paid = ExactAmount.zero
         var expected = ExactAmount.zero
+    }
+
+    /// A lead and its facts (`row.sales` reads `row.facts.sales`).
+    @dynamicMemberLookup
+    struct LeadRow {
+        var lead: Credits.Lead
+        var facts: LeadFacts
 
         init(lead: Credits.Lead, manager: String?) {
             self.lead = lead
-            self.manager = manager
+            facts = LeadFacts(manager: manager)
+        }
+
+        subscript<T>(dynamicMember path: WritableKeyPath<LeadFacts, T>) -> T {
+            get { facts[keyPath: path] }
+            set { facts[keyPath: path] = newValue }
         }
     }
 
