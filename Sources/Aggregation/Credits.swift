@@ -39,15 +39,8 @@ public struct Credits: Sendable {
     /// `(unknown)` touch).
     typealias PathTouch = (position: Int, visitID: String, start: Int64, keys: ReportKeys, traffic: String, clickIDKind: String?)
 
-    /// `channels` remembers each distinct input's channel: a rebuild meets the same few hundred
-    /// key sets in hundreds of thousands of touches.
-    func rows(requestID: String, leadAt: Int64, path: [PathTouch], channels: inout [ChannelInput: (channel: String, contractor: String?)]) -> [Row] {
-        func classify(_ input: ChannelInput) -> (channel: String, contractor: String?) {
-            if let known = channels[input] { return known }
-            let found = classifier.classify(input)
-            channels[input] = found
-            return found
-        }
+    func rows(requestID: String, leadAt: Int64, path: [PathTouch], channels: inout ChannelClassifier.Memo) -> [Row] {
+        func classify(_ input: ChannelInput) -> (channel: String, contractor: String?) { channels.classify(input) }
         let day = LocalDay.of(micros: leadAt, in: timeZone)
         guard !path.isEmpty else {
             let channel = classify(ChannelInput(source: ReportKeys.unknown.source, medium: nil, campaign: nil, traffic: "unknown"))
@@ -92,7 +85,7 @@ public struct Credits: Sendable {
         var leads: [Lead] = []
         var current: Lead?
         var path: [PathTouch] = []
-        var channels: [ChannelInput: (channel: String, contractor: String?)] = [:]
+        var channels = ChannelClassifier.Memo(classifier)
         func close() {
             if var lead = current {
                 lead.credits = rows(requestID: lead.requestID, leadAt: lead.occurredAt, path: path, channels: &channels)

@@ -175,6 +175,8 @@ public struct ReportBuilder: Sendable {
         let days = requested?.sorted()
         let dealDays = requested.map { dealsOnly.intersection($0).sorted() } ?? []
         let journeyDays = days?.filter { !dealsOnly.contains($0) }
+        /// Whether some day (or the whole project) is computed from the journey tables.
+        let computesJourney = journeyDays?.isEmpty != true
         if let days {
             guard !days.isEmpty else { return summary }
             try await connection.query("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 19))", [projectLock])
@@ -217,7 +219,7 @@ public struct ReportBuilder: Sendable {
 
         // 1. Leads and their credits: computed from the journey, or read back on deal-only days.
         var leads: [Credits.Lead] = []
-        if journeyDays?.isEmpty != true {
+        if computesJourney {
             let leadScope = within("l.occurred_at", from: 2, days: journeyDays)
             leads = try await credits.leads(where: leadScope.sql, leadScope.parameters, on: connection)
         }
@@ -344,7 +346,7 @@ public struct ReportBuilder: Sendable {
 
         // 4. Spend and visits on their own days (deal-only days: their visits as last computed).
         var free: [FreeRow] = []
-        if let parallelFree = try await parallelFree { free = parallelFree } else if journeyDays?.isEmpty != true {
+        if let parallelFree = try await parallelFree { free = parallelFree } else if computesJourney {
             // Visits are labelled with their day by PostgreSQL: the partition takes exactly the
             // visits PostgreSQL puts on its days (the ranges, a day wider, only narrow the scan),
             // so a difference between two time-zone databases cannot leave a visit outside
@@ -388,7 +390,7 @@ public struct ReportBuilder: Sendable {
                 """, [project.id, (journeyDays ?? []).map(\.description), leadRows.map(\.lead.requestID)])
         }
         // Deal-only days keep their credits.
-        if journeyDays?.isEmpty != true {
+        if computesJourney {
             try await connection.execute("DELETE FROM report.credits WHERE project_id = $1 AND \(journeyDays == nil ? "true" : "day = ANY($2::date[])")",
                                          [project.id] + (journeyDays.map { [$0.map(\.description)] } ?? []))
         }
@@ -431,13 +433,7 @@ public struct ReportBuilder: Sendable {
     /// The spend and the visits of the days (nil: all), grouped in PostgreSQL by day and key shape
     /// and classified here once per shape.
     func readModelFree(days: [LocalDay]?, visitScope: (sql: String, parameters: [(any PGEncodable)?]), on connection: PGConnection) async throws -> [FreeRow] {
-        var channelOf: [ChannelInput: (channel: String, contractor: String?)] = [:]
-        func classify(_ input: ChannelInput) -> (channel: String, contractor: String?) {
-            if let known = channelOf[input] { return known }
-            let found = classifier.classify(input)
-            channelOf[input] = found
-            return found
-        }
+        var channels = ChannelClassifier.Memo(classifier)
         var rows = try await readSpend(days: days, on: connection)
         for row in try await connection.query("""
             SELECT ((v.occurred_at AT TIME ZONE $2)::date)::text, v.utm_source, v.utm_medium, v.utm_campaign, v.utm_content, v.utm_term,
@@ -451,8 +447,8 @@ public struct ReportBuilder: Sendable {
                                           utmCampaign: try row.decode(String?.self, 3), utmContent: try row.decode(String?.self, 4),
                                           utmTerm: try row.decode(String?.self, 5), referrerHost: try row.decode(String?.self, 6),
                                           referrerKind: try row.decode(String.self, 7), traffic: traffic)
-            let channel = classify(ChannelInput(source: keys.source, medium: keys.medium.isEmpty ? nil : keys.medium, campaign: keys.campaign,
-                                                traffic: traffic, clickIDKind: try row.decode(String?.self, 9)))
+            let channel = channels.classify(ChannelInput(source: keys.source, medium: keys.medium.isEmpty ? nil : keys.medium, campaign: keys.campaign,
+                                                         traffic: traffic, clickIDKind: try row.decode(String?.self, 9)))
             rows.append(FreeRow(key: CellKey(day: day, channel: channel.channel, contractor: channel.contractor, source: keys.source,
                                              campaign: keys.campaign, ad: keys.ad, keyword: keys.keyword),
                                 medium: keys.medium, visits: try row.decode(Int64.self, 10)))
@@ -463,7 +459,7 @@ public struct ReportBuilder: Sendable {
     /// The spend of the days (nil: all) per day and key shape, classified once per shape.
     func readSpend(days: [LocalDay]?, on connection: PGConnection) async throws -> [FreeRow] {
         var rows: [FreeRow] = []
-        var channelOf: [ChannelInput: (channel: String, contractor: String?)] = [:]
+        var channels = ChannelClassifier.Memo(classifier)
         for row in try await connection.query("""
             SELECT day::text, utm_source, coalesce(utm_medium, ''), coalesce(utm_campaign, ''), coalesce(utm_content, ''), coalesce(utm_term, ''),
                    sum(impressions)::int8, sum(clicks)::int8, sum(spend)::text
@@ -473,8 +469,7 @@ public struct ReportBuilder: Sendable {
             guard let day = LocalDay(iso: try row.decode(String.self, 0)) else { continue }
             let source = try row.decode(String.self, 1), medium = try row.decode(String.self, 2), campaign = try row.decode(String.self, 3)
             let input = ChannelInput.spend(source: source, medium: medium.isEmpty ? nil : medium, campaign: campaign)
-            let channel = channelOf[input] ?? classifier.classify(input)
-            channelOf[input] = channel
+            let channel = channels.classify(input)
             let key = CellKey(day: day, channel: channel.channel, contractor: channel.contractor, source: source, campaign: campaign,
                               ad: try row.decode(String.self, 4), keyword: try row.decode(String.self, 5))
             let spendText = try row.decode(String.self, 8)

@@ -150,3 +150,21 @@ struct Glob: Sendable {
         return p == pattern.count
     }
 }
+
+extension ChannelClassifier {
+    /// Classifies through a memo of the inputs already met: a rebuild meets the same few hundred
+    /// key sets in hundreds of thousands of touches and visit groups.
+    public struct Memo {
+        let classifier: ChannelClassifier
+        var known: [ChannelInput: (channel: String, contractor: String?)] = [:]
+
+        public init(_ classifier: ChannelClassifier) { self.classifier = classifier }
+
+        public mutating func classify(_ input: ChannelInput) -> (channel: String, contractor: String?) {
+            if let found = known[input] { return found }
+            let found = classifier.classify(input)
+            known[input] = found
+            return found
+        }
+    }
+}

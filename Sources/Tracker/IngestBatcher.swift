@@ -41,8 +41,13 @@ public actor IngestBatcher: EventSink {
         }
     }
 
-    /// How many times a nacked batch is published again before its requests answer 503.
-    static let nackRetries = 3
+    /// Publishes `message` and waits for its confirm; after a nack it is published again, up to
+    /// 3 times (logged as `what`), before the error reaches the request (which answers 503).
+    static func publishDurably(_ message: AMQPMessage, on publisher: AMQPPublisher, what: String, logger: Logger) async throws {
+        try await publisher.publish([message], retryingNacks: 3) { attempt, error in
+            logger.warning("the broker refused \(what); publishing it again", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+        }
+    }
 
     private let publisher: AMQPPublisher
     private let maxRecords: Int
@@ -89,13 +94,10 @@ public actor IngestBatcher: EventSink {
             do {
                 let id = UUID().uuidString.lowercased()
                 let body = Envelope.encode(type: ClusterTopology.eventsTracked, project: project, id: id, fast: entry.batch)
-                try await publisher.publish([AMQPMessage(exchange: ClusterTopology.exchange, routingKey: ClusterTopology.eventsTracked,
-                                                         body: body, messageID: id, type: ClusterTopology.eventsTracked)],
-                                            retryingNacks: IngestBatcher.nackRetries) { attempt, error in
-                    logger.warning("the broker refused a batch; publishing it again",
-                                   metadata: ["attempt": "\(attempt)", "records": "\(entry.batch.visits.count + entry.batch.leads.count)",
-                                              "error": "\(error)"])
-                }
+                try await Self.publishDurably(AMQPMessage(exchange: ClusterTopology.exchange, routingKey: ClusterTopology.eventsTracked,
+                                                          body: body, messageID: id, type: ClusterTopology.eventsTracked),
+                                              on: publisher, what: "a batch of \(entry.batch.visits.count + entry.batch.leads.count) records",
+                                              logger: logger)
                 for waiter in entry.waiters { waiter.resume() }
             } catch {
                 for waiter in entry.waiters { waiter.resume(throwing: error) }

@@ -84,12 +84,10 @@ public enum TrackerApp {
                                             contentType: request.headers[.contentType] ?? "application/x-www-form-urlencoded", body: body)
             do {
                 let id = UUID().uuidString.lowercased()
-                try await publisher.publish([AMQPMessage(
+                try await IngestBatcher.publishDurably(AMQPMessage(
                     exchange: ClusterTopology.exchange, routingKey: ClusterTopology.crmWebhook,
                     body: try Envelope.encode(type: ClusterTopology.crmWebhook, project: project, id: id, payload: message),
-                    messageID: id, type: ClusterTopology.crmWebhook)], retryingNacks: IngestBatcher.nackRetries) { attempt, error in
-                    logger.warning("the broker refused a CRM webhook; publishing it again", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
-                }
+                    messageID: id, type: ClusterTopology.crmWebhook), on: publisher, what: "a CRM webhook", logger: logger)
             } catch {
                 logger.error("a CRM webhook could not be queued", metadata: ["error": "\(error)"])
                 return json(.serviceUnavailable, ["error": .string("the webhook could not be stored; the CRM will retry")])
