@@ -17,15 +17,16 @@ public struct IdentityHandler: BatchHandler {
     }
 
     public func handle(_ messages: [Envelope], on connection: PGConnection, logger: Logger) async throws {
-        var visits: [(String, TrackedVisit)] = []
-        var leads: [(String, TrackedLead)] = []
+        var incoming = Incoming()
         var deals: [(String, String, String)] = []
         for envelope in messages {
             switch envelope.type {
             case ClusterTopology.eventsTracked:
                 let batch = try envelope.payload(as: TrackedBatch.self)
-                visits += batch.visits.map { (envelope.project, $0) }
-                leads += batch.leads.map { (envelope.project, $0) }
+                incoming.visitProjects.append(contentsOf: repeatElement(envelope.project, count: batch.visits.count))
+                incoming.visits.append(contentsOf: batch.visits)
+                incoming.leadProjects.append(contentsOf: repeatElement(envelope.project, count: batch.leads.count))
+                incoming.leads.append(contentsOf: batch.leads)
             case ClusterTopology.dealChanged:
                 struct Changed: Decodable { let connection: String; let deals: [String] }
                 let changed = try envelope.payload(as: Changed.self)
@@ -34,22 +35,35 @@ public struct IdentityHandler: BatchHandler {
                 throw EnvelopeError("the identity resolver does not take \(envelope.type) messages")
             }
         }
-        for project in Set(visits.map(\.0) + leads.map(\.0) + deals.map(\.0)) where settings[project] == nil {
+        let projects = Set(incoming.visitProjects).union(incoming.leadProjects).union(deals.map(\.0))
+        for project in projects where settings[project] == nil {
             throw EnvelopeError("project '\(project)' is not in the identity resolver's configuration")
         }
-        let stored = try await store(visits: visits, leads: leads, deals: deals, on: connection)
+        let stored = try await store(incoming, on: connection)
         var messages: [OutboxMessage] = []
         // Projects in a fixed order: a batch spanning projects takes their locks in one order.
-        for project in Set(stored.visits.map(\.0) + leads.map(\.0) + deals.map(\.0)).sorted() {
+        for project in projects.sorted() {
             let pass = LinkPass(project: project, settings: settings[project]!, connection: connection)
+            var leads = Set<String>()
+            for index in incoming.leads.indices where incoming.leadProjects[index] == project { leads.insert(incoming.leads[index].requestID) }
             let changes = try await pass.run(
                 visits: stored.visits.filter { $0.0 == project }.map { ($0.1, $0.2, $0.3) },
-                leads: Array(Set(leads.filter { $0.0 == project }.map(\.1.requestID))),
+                leads: Array(leads),
                 leadsWaitingForVisit: stored.leadsWaitingForVisit[project] ?? [],
                 deals: Set(deals.filter { $0.0 == project }.map { "d:\($0.1)/\($0.2)" }).sorted().map { LinkPass.deal(ofOwner: $0) })
             messages += try Self.dirtyMessages(project: project, changes)
         }
         if !messages.isEmpty { try await Outbox.enqueue(messages, on: connection) }
+    }
+
+    /// A batch's tracked records, each with its project at the same index: the records stay in
+    /// the arrays their messages decoded, and are read in place from there (a tuple of project
+    /// and record was copied whole, 17 strings retained and released, on every field access).
+    struct Incoming {
+        var visitProjects: [String] = []
+        var visits: [TrackedVisit] = []
+        var leadProjects: [String] = []
+        var leads: [TrackedLead] = []
     }
 
     /// `attribution.dirty` payload: the project's changed leads, orphan deals and days, and which
@@ -114,93 +128,72 @@ public struct IdentityHandler: BatchHandler {
     }
 
     /// The distinct (project, id) records in key order, bytewise (the columns are `COLLATE "C"`):
-    /// indices of `keys` (`project \0 id`, which sort as the pairs do), the first of each key
-    /// kept. Replicas storing the same records then take their row locks in one order and wait
-    /// for each other instead of deadlocking.
-    static func distinctInKeyOrder(_ keys: [String]) -> [Int] {
-        var entries = keys.enumerated().map { (key: $0.element, index: $0.offset) }
-        entries.sort { a, b in
-            if a.key == b.key { return a.index < b.index }
-            return a.key.utf8.lexicographicallyPrecedes(b.key.utf8)
+    /// indices `0..<count`, ordered by project then id, the first of each key kept. Replicas
+    /// storing the same records then take their row locks in one order and wait for each other
+    /// instead of deadlocking.
+    static func distinctInKeyOrder(count: Int, project: (Int) -> String, id: (Int) -> String) -> [Int] {
+        var indices = Array(0..<count)
+        func order(_ a: Int, _ b: Int) -> Int {
+            let byProject = Bytewise.compare(project(a), project(b))
+            return byProject != 0 ? byProject : Bytewise.compare(id(a), id(b))
+        }
+        indices.sort { a, b in
+            let byKey = order(a, b)
+            return byKey != 0 ? byKey < 0 : a < b
         }
         var distinct: [Int] = []
-        distinct.reserveCapacity(entries.count)
-        for position in entries.indices where position == 0 || entries[position - 1].key != entries[position].key {
-            distinct.append(entries[position].index)
+        distinct.reserveCapacity(count)
+        for position in indices.indices where position == 0 || order(indices[position - 1], indices[position]) != 0 {
+            distinct.append(indices[position])
         }
         return distinct
     }
 
     /// Stores visits and leads (insert-new) and the leads' keys. A lead's client key is written
     /// with it: its posted client id, else its visit's when the visit is already stored.
-    func store(visits: [(String, TrackedVisit)], leads: [(String, TrackedLead)], deals: [(String, String, String)], on connection: PGConnection)
-        async throws -> Stored
-    {
+    func store(_ incoming: Incoming, on connection: PGConnection) async throws -> Stored {
         var stored = Stored()
+        let visits = incoming.visits, visitProjects = incoming.visitProjects
         if !visits.isEmpty {
-            let order = Self.distinctInKeyOrder(visits.withUnsafeBufferPointer { buffer in buffer.indices.map { buffer[$0].0 + "\u{0}" + buffer[$0].1.visitID } })
+            let order = Self.distinctInKeyOrder(count: visits.count, project: { visitProjects[$0] }, id: { visits[$0].visitID })
             // Checked before the COPY starts: a bad time fails the message, not half a write.
             var times: [(occurred: Int64, received: Int64)] = []
             times.reserveCapacity(order.count)
             stored.visits.reserveCapacity(order.count)
-            try visits.withUnsafeBufferPointer { buffer in
-                for index in order {
-                    let time = try Self.times(buffer[index].1.occurredAt, buffer[index].1.receivedAt)
-                    times.append(time)
-                    stored.visits.append((buffer[index].0, buffer[index].1.visitID, buffer[index].1.clientID, time.occurred))
-                }
+            for index in order {
+                let time = try Self.times(visits[index].occurredAt, visits[index].receivedAt)
+                times.append(time)
+                stored.visits.append((visitProjects[index], visits[index].visitID, visits[index].clientID, time.occurred))
             }
             let copyTimes = times
             _ = try await connection.bulkWrite(PGBulkWrite(
                 table: "journey.visits",
-                columns: ["project_id", "visit_id", "client_id", "occurred_at", "landing_url", "referrer", "referrer_host", "referrer_kind",
-                          "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "click_id", "click_id_kind", "user_agent",
-                          "traffic", "received_at"],
+                columns: TrackedVisit.copyColumns,
                 // Binary: neither side formats or parses two timestamps per visit.
                 mode: .insertNew(key: ["project_id", "visit_id"]), format: .binary)) { writer in
-                // Through a buffer pointer: its elements are read in place (an array's subscript
-                // copies the visit, 17 strings retained and released, for each field).
-                try visits.withUnsafeBufferPointer { buffer in
-                    for (position, index) in order.enumerated() {
-                        writer.field(buffer[index].0)
-                        writer.field(buffer[index].1.visitID)
-                        writer.field(buffer[index].1.clientID)
-                        writer.field(microseconds: copyTimes[position].occurred)
-                        writer.field(buffer[index].1.landingURL)
-                        writer.field(buffer[index].1.referrer)
-                        writer.field(buffer[index].1.referrerHost)
-                        writer.field(buffer[index].1.referrerKind)
-                        writer.field(buffer[index].1.utmSource)
-                        writer.field(buffer[index].1.utmMedium)
-                        writer.field(buffer[index].1.utmCampaign)
-                        writer.field(buffer[index].1.utmContent)
-                        writer.field(buffer[index].1.utmTerm)
-                        writer.field(buffer[index].1.clickID)
-                        writer.field(buffer[index].1.clickIDKind)
-                        writer.field(buffer[index].1.userAgent)
-                        writer.field(buffer[index].1.traffic)
-                        writer.field(microseconds: copyTimes[position].received)
-                        try writer.endRow()
-                    }
+                for (position, index) in order.enumerated() {
+                    try visits[index].writeRow(project: visitProjects[index], occurred: copyTimes[position].occurred,
+                                               received: copyTimes[position].received, to: writer)
                 }
             }
         }
+        let leads = incoming.leads, leadProjects = incoming.leadProjects
         if !leads.isEmpty {
-            let order = Self.distinctInKeyOrder(leads.map { $0.0 + "\u{0}" + $0.1.requestID })
-            let times = try order.map { try Self.times(leads[$0].1.occurredAt, leads[$0].1.receivedAt) }
+            let order = Self.distinctInKeyOrder(count: leads.count, project: { leadProjects[$0] }, id: { leads[$0].requestID })
+            let times = try order.map { try Self.times(leads[$0].occurredAt, leads[$0].receivedAt) }
             // The visits the leads name, stored before or just above: a lead's client key is its
             // posted client id, else its visit's; a lead whose visit is missing waits for it.
             var visitClients: [String: String?] = [:]
             var byProject: [String: [Int]] = [:]
-            for index in order { byProject[leads[index].0, default: []].append(index) }
+            for index in order { byProject[leadProjects[index], default: []].append(index) }
             for (project, members) in byProject {
-                let named = members.filter { leads[$0].1.visitID != nil }
+                let named = members.filter { leads[$0].visitID != nil }
                 guard !named.isEmpty else { continue }
                 for row in try await connection.query("SELECT visit_id, client_id FROM journey.visits WHERE project_id = $1 AND visit_id = ANY($2)",
-                                                      [project, Array(Set(named.map { leads[$0].1.visitID! }))]) {
+                                                      [project, Array(Set(named.map { leads[$0].visitID! }))]) {
                     visitClients[project + "\u{0}" + (try row.decode(String.self, 0))] = .some(try row.decode(String?.self, 1))
                 }
-                let waiting = named.filter { visitClients[project + "\u{0}" + leads[$0].1.visitID!] == nil }.map { leads[$0].1.requestID }
+                let waiting = named.filter { visitClients[project + "\u{0}" + leads[$0].visitID!] == nil }.map { leads[$0].requestID }
                 if !waiting.isEmpty { stored.leadsWaitingForVisit[project] = waiting }
             }
             let clients = visitClients
@@ -210,35 +203,74 @@ public struct IdentityHandler: BatchHandler {
                           "received_at", "client_key", "visit_pending"],
                 mode: .insertNew(key: ["project_id", "request_id"]), format: .binary)) { writer in
                 for (position, index) in order.enumerated() {
-                    let (project, lead) = leads[index]
-                    writer.field(project)
-                    writer.field(lead.requestID)
-                    writer.field(lead.visitID)
-                    writer.field(lead.clientID)
-                    writer.field(microseconds: times[position].occurred)
-                    writer.field(lead.kind)
-                    writer.field(lead.phone)
-                    writer.field(lead.email)
-                    writer.field(lead.name)
-                    writer.field(lead.page)
-                    writer.field(lead.product)
-                    writer.field(microseconds: times[position].received)
+                    let project = leadProjects[index]
                     var visitClient: String?
                     var pending = false
-                    if let visitID = lead.visitID {
+                    if let visitID = leads[index].visitID {
                         if let known = clients[project + "\u{0}" + visitID] { visitClient = known } else { pending = true }
                     }
-                    writer.field(lead.clientID ?? visitClient)
-                    writer.field(pending)
-                    try writer.endRow()
+                    try leads[index].writeRow(project: project, occurred: times[position].occurred, received: times[position].received,
+                                              clientKey: leads[index].clientID ?? visitClient, visitPending: pending, to: writer)
                 }
             }
             // Their keys, before the linking pass takes the project's lock: inserting them is
             // a third of the pass's work and needs nobody else's results.
             for (project, members) in byProject.sorted(by: { $0.key < $1.key }) {
-                try await LinkPass.insertKeys(ofLeads: members.map { leads[$0].1.requestID }, project: project, on: connection)
+                try await LinkPass.insertKeys(ofLeads: members.map { leads[$0].requestID }, project: project, on: connection)
             }
         }
         return stored
+    }
+}
+
+// One COPY row per record, written by a method on the record: its fields are read where the
+// array holds it, without copying the record.
+extension TrackedVisit {
+    static let copyColumns = [
+        "project_id", "visit_id", "client_id", "occurred_at", "landing_url", "referrer", "referrer_host", "referrer_kind",
+        "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "click_id", "click_id_kind", "user_agent",
+        "traffic", "received_at",
+    ]
+
+    func writeRow(project: String, occurred: Int64, received: Int64, to writer: PGCopyWriter) throws {
+        writer.field(project)
+        writer.field(visitID)
+        writer.field(clientID)
+        writer.field(microseconds: occurred)
+        writer.field(landingURL)
+        writer.field(referrer)
+        writer.field(referrerHost)
+        writer.field(referrerKind)
+        writer.field(utmSource)
+        writer.field(utmMedium)
+        writer.field(utmCampaign)
+        writer.field(utmContent)
+        writer.field(utmTerm)
+        writer.field(clickID)
+        writer.field(clickIDKind)
+        writer.field(userAgent)
+        writer.field(traffic)
+        writer.field(microseconds: received)
+        try writer.endRow()
+    }
+}
+
+extension TrackedLead {
+    func writeRow(project: String, occurred: Int64, received: Int64, clientKey: String?, visitPending: Bool, to writer: PGCopyWriter) throws {
+        writer.field(project)
+        writer.field(requestID)
+        writer.field(visitID)
+        writer.field(clientID)
+        writer.field(microseconds: occurred)
+        writer.field(kind)
+        writer.field(phone)
+        writer.field(email)
+        writer.field(name)
+        writer.field(page)
+        writer.field(product)
+        writer.field(microseconds: received)
+        writer.field(clientKey)
+        writer.field(visitPending)
+        try writer.endRow()
     }
 }

@@ -234,7 +234,7 @@ struct LinkPass {
             // (A duplicate cut off from its chain's first lead by the cap falls back to its own.)
             let memberLeads = ids.compactMap { $0.hasPrefix("l:") ? stored[String($0.dropFirst(2))]?.lead : nil }
             let firstLead = memberLeads.filter { duplicates[$0.requestID] == nil }.min(by: Linker.precedes) ?? memberLeads.min(by: Linker.precedes)
-            let firstDeal = ids.filter { $0.hasPrefix("d:") }.min { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let firstDeal = ids.filter { $0.hasPrefix("d:") }.min { Bytewise.precedes($0, $1) }
             let name = firstLead.map(\.requestID) ?? "deal:" + String(firstDeal?.dropFirst(2) ?? "")
             for id in ids { customerOf[id] = name }
         }

@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 
 /// The linking rules of domain.md, as pure functions over one project's visits, leads and deals:
@@ -56,7 +57,7 @@ public enum Linker {
     /// The order of leads everywhere: (occurred_at to the microsecond, request_id bytewise).
     static func precedes(_ a: Lead, _ b: Lead) -> Bool {
         if a.occurredAt != b.occurredAt { return a.occurredAt < b.occurredAt }
-        return a.requestID.utf8.lexicographicallyPrecedes(b.requestID.utf8)
+        return Bytewise.precedes(a.requestID, b.requestID)
     }
 
     // MARK: - definition 6: duplicates
@@ -106,7 +107,7 @@ public enum Linker {
         }
         if let own { chosen[own.visitID] = own }
         return chosen.values.sorted {
-            $0.startedAt != $1.startedAt ? $0.startedAt < $1.startedAt : $0.visitID.utf8.lexicographicallyPrecedes($1.visitID.utf8)
+            $0.startedAt != $1.startedAt ? $0.startedAt < $1.startedAt : Bytewise.precedes($0.visitID, $1.visitID)
         }
     }
 
@@ -235,7 +236,7 @@ public enum Linker {
                 var best: (key: String, reach: Int)?
                 for key in shared {
                     let r = reach(key)
-                    if best == nil || r > best!.reach || (r == best!.reach && key.utf8.lexicographicallyPrecedes(best!.key.utf8)) {
+                    if best == nil || r > best!.reach || (r == best!.reach && Bytewise.precedes(key, best!.key)) {
                         best = (key, r)
                     }
                 }
@@ -244,7 +245,7 @@ public enum Linker {
             if cutNow.isEmpty {
                 var component = Array(repeating: 0, count: owners.count)
                 for index in owners.indices { component[index] = find(index) }
-                return (component, cut.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
+                return (component, cut.sorted { Bytewise.precedes($0.key, $1.key) })
             }
             for (key, r) in cutNow where isCut.insert(key).inserted { cut.append((key, r)) }
         }

@@ -28,6 +28,21 @@ import Testing
         await connection.close()
     }
 
+    /// Arrays travel as literals: strings (the fast path) and other elements (the generic one)
+    /// come back element for element, whatever quotes, backslashes, braces or commas they hold.
+    @Test func arrayParametersRoundTripEveryElement() async throws {
+        let connection = try await connect()
+        let strings = ["", "plain", "with \"quotes\"", "back\\slash", "{braces},commas", "NULL", " spaced ", "ёжик 🦔", "\\\"", "a\nb"]
+        let rows = try await connection.query("SELECT x, n FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n", [strings])
+        #expect(try rows.map { try $0.decode(String.self, 0) } == strings)
+        let empty = try await connection.query("SELECT cardinality($1::text[])", [[String]()])
+        #expect(try empty[0].decode(Int.self, 0) == 0)
+        let numbers: [Int64] = [Int64.min, -1, 0, 42, Int64.max]
+        let sums = try await connection.query("SELECT array_agg(x ORDER BY n)::text FROM unnest($1::int8[]) WITH ORDINALITY AS u(x, n)", [numbers])
+        #expect(try sums[0].decode(String.self, 0) == "{" + numbers.map(String.init).joined(separator: ",") + "}")
+        await connection.close()
+    }
+
     @Test func serverErrorsCarrySQLStateAndStatement() async throws {
         let connection = try await connect()
         let table = "public.\(TestStack.unique("err"))"
