@@ -39,6 +39,7 @@ public struct IdentityHandler: BatchHandler {
         for project in projects where settings[project] == nil {
             throw EnvelopeError("project '\(project)' is not in the identity resolver's configuration")
         }
+        try await LinkPass.tune(connection)
         let stored = try await store(incoming, on: connection)
         var messages: [OutboxMessage] = []
         // Projects in a fixed order: a batch spanning projects takes their locks in one order.

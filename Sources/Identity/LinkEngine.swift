@@ -63,10 +63,6 @@ struct LinkPass {
     func run(visits: [(id: String, client: String?, start: Int64)], leads: [String], leadsWaitingForVisit: [String] = [],
              deals: [(connection: String, id: String)]) async throws -> LinkChanges {
         try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 18))", ["identity-link:" + project])
-        // The pass is a few thousand key lookups in tables that live in memory; with the default
-        // random_page_cost (4, spinning disks) the planner prefers scanning all 100,000 leads to
-        // 2,500 index probes. For this transaction only.
-        try await connection.simpleQuery("SET LOCAL random_page_cost = 1.1")
         var changes = LinkChanges()
         for visit in visits { changes.days.insert(day(visit.start)) }
 
@@ -78,18 +74,30 @@ struct LinkPass {
         let visitIDs = visits.map(\.id)
         var rekeyed: [String] = []
         var visitArrived: [String] = []
+        // First the waiting leads whose visit is now stored, each visit found by primary key;
+        // then the update, joined to that list. As one `UPDATE … FROM journey.visits` the plan
+        // hung on the statistics: they say almost no lead waits (the partial index is nearly
+        // empty when ANALYZE samples it), and with a webinar's 7,000 waiting leads in one batch
+        // the planner's nested loop rescanned the 3,500-row subquery 7,000 times (4.4 s).
+        var arrivedClients: [String] = []
         for row in try await connection.query("""
-            UPDATE journey.leads l SET visit_pending = false, client_key = COALESCE(l.client_key, v.client_id)
-            FROM journey.visits v
-            WHERE l.project_id = $1 AND l.visit_pending AND l.request_id IN (
-                      SELECT request_id FROM journey.leads WHERE project_id = $1 AND visit_pending AND visit_id = ANY($3)
-                      UNION SELECT request_id FROM journey.leads WHERE project_id = $1 AND visit_pending AND request_id = ANY($2))
-              AND v.project_id = l.project_id AND v.visit_id = l.visit_id
-            RETURNING l.request_id, l.client_id IS NULL AND v.client_id IS NOT NULL
+            SELECT w.request_id, w.client_id IS NULL AND v.client_id IS NOT NULL, v.client_id
+            FROM (SELECT request_id, visit_id, client_id FROM journey.leads WHERE project_id = $1 AND visit_pending AND visit_id = ANY($3)
+                  UNION SELECT request_id, visit_id, client_id FROM journey.leads WHERE project_id = $1 AND visit_pending AND request_id = ANY($2)) AS w
+            CROSS JOIN LATERAL (SELECT v.client_id FROM journey.visits v
+                                WHERE v.project_id = $1 AND v.visit_id = w.visit_id LIMIT 1) AS v
             """, [project, leadsWaitingForVisit, visitIDs]) {
             let id = try row.decode(String.self, 0)
             visitArrived.append(id)
             if try row.decode(Bool.self, 1) { rekeyed.append(id) }
+            arrivedClients.append(try row.decode(String?.self, 2) ?? "\u{1}")
+        }
+        if !visitArrived.isEmpty {
+            try await connection.query("""
+                UPDATE journey.leads l SET visit_pending = false, client_key = COALESCE(l.client_key, NULLIF(u.client_id, E'\\x01'))
+                FROM unnest($2::text[], $3::text[]) AS u(request_id, client_id)
+                WHERE l.project_id = $1 AND l.request_id = u.request_id AND l.visit_pending
+                """, [project, visitArrived, arrivedClients])
         }
 
         // 2. Keys of the leads that gained a client id (the batch's own leads got theirs when
@@ -382,6 +390,18 @@ struct LinkPass {
             ORDER BY 1, 2, 3
             ON CONFLICT DO NOTHING
             """, [project, requestIDs])
+    }
+
+    /// Planner settings for a batch's transaction (`SET LOCAL`: this transaction only), set
+    /// before anything is stored. A batch is a few thousand key lookups in tables that live in
+    /// memory: with the default random_page_cost (4, spinning disks) the planner preferred
+    /// scanning all 100,000 leads to 2,500 index probes — the lead keys' insert did so in a
+    /// quarter of the batches before this was set for the whole transaction and not only for
+    /// the pass. JIT compilation (15–20 ms a statement once a plan's cost passes `jit_above_cost`)
+    /// and parallel workers (started for each statement, on the cores the other batch in flight
+    /// is using) cost more than they save on statements of tens of milliseconds.
+    static func tune(_ connection: PGConnection) async throws {
+        try await connection.simpleQuery("SET LOCAL random_page_cost = 1.1; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0")
     }
 
     /// `d:<connection>/<deal>` → (connection, deal). Connection ids hold no `/`.
