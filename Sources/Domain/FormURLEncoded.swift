@@ -4,10 +4,26 @@ import Foundation
 /// such as `leads[status][0][id]` are left as they are).
 public enum FormURLEncoded {
     /// The pairs in order, `+` as space, percent-decoded; a pair without `=` has an empty value.
+    /// Split on the bytes `&` and `=` (as URL parsers do; the tracker parses every landing URL's
+    /// query, and splitting by `Character` cost a grapheme-cluster walk per byte).
     public static func parse(_ body: String) -> [(key: String, value: String)] {
-        body.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        var text = body
+        return text.withUTF8 { bytes in
+            var pairs: [(key: String, value: String)] = []
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != UInt8(ascii: "&") { end += 1 }
+                if end > start {
+                    var equals = start
+                    while equals < end && bytes[equals] != UInt8(ascii: "=") { equals += 1 }
+                    let key = decode(UnsafeBufferPointer(rebasing: bytes[start..<equals]))
+                    let value = equals < end ? decode(UnsafeBufferPointer(rebasing: bytes[(equals + 1)..<end])) : ""
+                    pairs.append((key, value))
+                }
+                start = end + 1
+            }
+            return pairs
         }
     }
 
@@ -22,11 +38,14 @@ public enum FormURLEncoded {
     /// every landing URL's query). A `%` not followed by two hex digits stays as it is; bytes that
     /// do not form UTF-8 become U+FFFD.
     public static func decode(_ text: Substring) -> String {
-        let utf8 = text.utf8
-        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return String(text) }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(utf8.count)
-        var index = utf8.startIndex
+        var text = text
+        return text.withUTF8 { decode($0) }
+    }
+
+    static func decode(_ utf8: UnsafeBufferPointer<UInt8>) -> String {
+        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else {
+            return String(decoding: utf8, as: UTF8.self)
+        }
         func hex(_ byte: UInt8) -> UInt8? {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
@@ -35,19 +54,20 @@ public enum FormURLEncoded {
             default: return nil
             }
         }
-        while index < utf8.endIndex {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count)
+        var index = 0
+        while index < utf8.count {
             let byte = utf8[index]
             if byte == UInt8(ascii: "+") {
                 bytes.append(0x20)
-            } else if byte == UInt8(ascii: "%"), let first = utf8.index(index, offsetBy: 1, limitedBy: utf8.endIndex), first < utf8.endIndex,
-                      let second = utf8.index(first, offsetBy: 1, limitedBy: utf8.endIndex), second < utf8.endIndex,
-                      let high = hex(utf8[first]), let low = hex(utf8[second]) {
+            } else if byte == UInt8(ascii: "%"), index + 2 < utf8.count, let high = hex(utf8[index + 1]), let low = hex(utf8[index + 2]) {
                 bytes.append(high << 4 | low)
-                index = second
+                index += 2
             } else {
                 bytes.append(byte)
             }
-            index = utf8.index(after: index)
+            index += 1
         }
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -95,8 +95,7 @@ public struct EventReader: Sendable {
             guard let address = WebAddress(referrer) else { throw InputError("is not a URL", field: "referrer") }
             referrerHost = Self.bareHost(address.host)
         }
-        let query = Dictionary(url.query.isEmpty ? [] : FormURLEncoded.parse(url.query).map { ($0.key.lowercased(), $0.value) },
-                               uniquingKeysWith: { first, _ in first })
+        let query = Self.tags(inQuery: url.query)
         func utm(_ key: String) throws -> String? {
             if let posted = try string(fields, key, max: 500) { return posted }
             return query[key].flatMap { Self.isBlank($0) ? nil : String($0.prefix(500)) }
@@ -117,6 +116,21 @@ public struct EventReader: Sendable {
         visit.traffic = Self.traffic(visit)
         return visit
     }
+
+    /// The query parameters a visit reads (UTM tags and click ids), keys lower-cased, the first
+    /// of a repeated key kept; every other parameter is skipped.
+    static func tags(inQuery query: String) -> [String: String] {
+        var tags: [String: String] = [:]
+        guard !query.isEmpty else { return tags }
+        for (key, value) in FormURLEncoded.parse(query) {
+            // A key of ASCII without capitals (nearly all) is taken as it is, with no new string.
+            let lower = key.utf8.allSatisfy { $0 < 0x80 && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) } ? key : key.lowercased()
+            if queryTags.contains(lower), tags[lower] == nil { tags[lower] = value }
+        }
+        return tags
+    }
+
+    static let queryTags: Set<String> = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "yclid", "gclid", "fbclid", "rb_clickid"]
 
     static func bareHost(_ host: String) -> String {
         let lower = host.lowercased()
