@@ -40,17 +40,16 @@ public struct Credits: Sendable {
     typealias PathTouch = (position: Int, visitID: String, start: Int64, keys: ReportKeys, traffic: String, clickIDKind: String?)
 
     func rows(requestID: String, leadAt: Int64, path: [PathTouch], channels: inout ChannelClassifier.Memo) -> [Row] {
-        func classify(_ input: ChannelInput) -> (channel: String, contractor: String?) { channels.classify(input) }
         let day = LocalDay.of(micros: leadAt, in: timeZone)
         guard !path.isEmpty else {
-            let channel = classify(ChannelInput(source: ReportKeys.unknown.source, medium: nil, campaign: nil, traffic: "unknown"))
+            let channel = channels.classify(ChannelInput(source: ReportKeys.unknown.source, medium: nil, campaign: nil, traffic: "unknown"))
             return [Row(requestID: requestID, position: 1, visitID: nil, day: day, touchedAt: nil, channel: channel.channel,
                         contractor: channel.contractor, keys: .unknown, weights: Array(repeating: Credit.unit, count: AttributionModel.allCases.count))]
         }
         let touches = path.map { Touch(start: $0.start, isDirect: $0.traffic == "direct", isPaid: $0.traffic == "paid") }
         let byModel = AttributionModel.allCases.map { Credit.weights(touches, leadAt: leadAt, model: $0, halfLifeDays: halfLifeDays) }
         return path.enumerated().map { index, touch in
-            let channel = classify(ChannelInput(source: touch.keys.source, medium: touch.keys.medium.isEmpty ? nil : touch.keys.medium,
+            let channel = channels.classify(ChannelInput(source: touch.keys.source, medium: touch.keys.medium.isEmpty ? nil : touch.keys.medium,
                                                            campaign: touch.keys.campaign, traffic: touch.traffic, clickIDKind: touch.clickIDKind))
             return Row(requestID: requestID, position: touch.position, visitID: touch.visitID, day: day, touchedAt: touch.start,
                        channel: channel.channel, contractor: channel.contractor, keys: touch.keys, weights: byModel.map { $0[index] })

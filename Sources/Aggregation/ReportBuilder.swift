@@ -131,7 +131,7 @@ public struct ReportBuilder: Sendable {
         /// The cell's medium: the least non-empty one of its rows (medium is not a key).
         mutating func meet(medium: String) {
             guard !medium.isEmpty else { return }
-            if let current = self.medium, current.utf8.lexicographicallyPrecedes(medium.utf8) || current == medium { return }
+            if let current = self.medium, Bytewise.compare(current, medium) <= 0 { return }
             self.medium = medium
         }
     }
@@ -187,24 +187,6 @@ public struct ReportBuilder: Sendable {
             try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 19))", [projectLock])
         }
 
-        /// `column` within the days of `list` (nil: all rows), with parameters from `$first`; the
-        /// days' time ranges are merged where consecutive, each [start, end) in µs.
-        func within(_ column: String, from first: Int, widenedBy margin: Int64 = 0, days list: [LocalDay]?) -> (sql: String, parameters: [(any PGEncodable)?]) {
-            guard let list else { return ("true", []) }
-            var clauses: [String] = []
-            var parameters: [(any PGEncodable)?] = []
-            var index = 0
-            while index < list.count {
-                var last = index
-                while last + 1 < list.count, list[last + 1] == list[last].advanced(by: 1) { last += 1 }
-                let a = first + parameters.count, b = a + 1
-                clauses.append("(\(column) >= 'epoch'::timestamptz + $\(a)::int8 * interval '1 microsecond' AND \(column) < 'epoch'::timestamptz + $\(b)::int8 * interval '1 microsecond')")
-                parameters += [micros(list[index].start(in: timeZone)) - margin, micros(list[last].advanced(by: 1).start(in: timeZone)) + margin]
-                index = last + 1
-            }
-            return ("(" + (clauses.isEmpty ? "false" : clauses.joined(separator: " OR ")) + ")", parameters)
-        }
-
         // A full rebuild with readers: deals and model-free figures read at the same time.
         var snapshot: String?
         if requested == nil, readers != nil {
@@ -233,23 +215,13 @@ public struct ReportBuilder: Sendable {
         }
         phase("leads")
 
-        // 2. Their deals, and the deals of no lead created on the days. (The leads are named by
-        // their days, not by a list of ids: a parameter array of 20,000 ids costs PostgreSQL a
-        // quarter of a second to plan.)
-        let leadIDs = Set(leads.map(\.requestID))
-        let leadScope = within("l.occurred_at", from: 2, days: days)
-        let dealScope = within("d.created_at", from: 2 + leadScope.parameters.count, days: days)
+        // 2. Their deals, and the deals of no lead created on the days.
         var deals = if let parallel = try await parallelDeals {
             parallel
-        } else if days == nil {
-            try await readDeals(where: "true", [], on: connection)
+        } else if let days {
+            try await readDeals(ofDays: days, leads: leads, on: connection)
         } else {
-            try await readDeals(where: """
-                (dl.request_id IN (SELECT l.request_id FROM journey.leads l WHERE l.project_id = $1 AND \(leadScope.sql))
-                 OR (dl.request_id IS NULL AND \(dealScope.sql)))
-                """, leadScope.parameters + dealScope.parameters, on: connection)
-                // Only the deals of the leads read above (a lead stored since is its own message's).
-                .filter { $0.lead.map(leadIDs.contains) ?? true }
+            try await readDeals(where: "true", [], on: connection)
         }
         deals.sort { ($0.createdAt, $0.connectionID, $0.dealID) < ($1.createdAt, $1.connectionID, $1.dealID) }
         var dealsOf: [String: [Int]] = [:]
@@ -560,6 +532,40 @@ public struct ReportBuilder: Sendable {
     func day(ofMicros value: Int64) -> LocalDay { LocalDay.of(micros: value, in: timeZone) }
 
     // MARK: - reading deals
+
+    /// `column` within the days of `list` (nil: all rows), with parameters from `$first`; the
+    /// days' time ranges are merged where consecutive, each [start, end) in µs.
+    func within(_ column: String, from first: Int, widenedBy margin: Int64 = 0, days list: [LocalDay]?) -> (sql: String, parameters: [(any PGEncodable)?]) {
+        guard let list else { return ("true", []) }
+        var clauses: [String] = []
+        var parameters: [(any PGEncodable)?] = []
+        var index = 0
+        while index < list.count {
+            var last = index
+            while last + 1 < list.count, list[last + 1] == list[last].advanced(by: 1) { last += 1 }
+            let a = first + parameters.count, b = a + 1
+            clauses.append("(\(column) >= 'epoch'::timestamptz + $\(a)::int8 * interval '1 microsecond' AND \(column) < 'epoch'::timestamptz + $\(b)::int8 * interval '1 microsecond')")
+            parameters += [micros(list[index].start(in: timeZone)) - margin, micros(list[last].advanced(by: 1).start(in: timeZone)) + margin]
+            index = last + 1
+        }
+        return ("(" + (clauses.isEmpty ? "false" : clauses.joined(separator: " OR ")) + ")", parameters)
+    }
+
+    /// The deals of a partition: those of `leads` (the days' leads, as read for this
+    /// recomputation) and those of no lead created on the days. The leads are named by their
+    /// days, not by a list of ids: a parameter array of 20,000 ids costs PostgreSQL a quarter of
+    /// a second to plan.
+    func readDeals(ofDays days: [LocalDay], leads: [Credits.Lead], on connection: PGConnection) async throws -> [Deal] {
+        let leadScope = within("l.occurred_at", from: 2, days: days)
+        let dealScope = within("d.created_at", from: 2 + leadScope.parameters.count, days: days)
+        let read = try await readDeals(where: """
+            (dl.request_id IN (SELECT l.request_id FROM journey.leads l WHERE l.project_id = $1 AND \(leadScope.sql))
+             OR (dl.request_id IS NULL AND \(dealScope.sql)))
+            """, leadScope.parameters + dealScope.parameters, on: connection)
+        // Only the deals of the leads read above (a lead stored since is its own message's).
+        let leadIDs = Set(leads.map(\.requestID))
+        return read.filter { $0.lead.map(leadIDs.contains) ?? true }
+    }
 
     func readDeals(where filter: String, _ parameters: [(any PGEncodable)?], on connection: PGConnection) async throws -> [Deal] {
         let rows = try await connection.query("""

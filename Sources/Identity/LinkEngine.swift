@@ -395,9 +395,8 @@ struct LinkPass {
     /// Planner settings for a batch's transaction (`SET LOCAL`: this transaction only), set
     /// before anything is stored. A batch is a few thousand key lookups in tables that live in
     /// memory: with the default random_page_cost (4, spinning disks) the planner preferred
-    /// scanning all 100,000 leads to 2,500 index probes — the lead keys' insert did so in a
-    /// quarter of the batches before this was set for the whole transaction and not only for
-    /// the pass. JIT compilation (15–20 ms a statement once a plan's cost passes `jit_above_cost`)
+    /// scanning all 100,000 leads to 2,500 index probes — so did the lead keys' insert, which
+    /// runs before the pass, while this was set for the pass alone. JIT compilation (15–20 ms a statement once a plan's cost passes `jit_above_cost`)
     /// and parallel workers (started for each statement, on the cores the other batch in flight
     /// is using) cost more than they save on statements of tens of milliseconds.
     static func tune(_ connection: PGConnection) async throws {

@@ -134,7 +134,7 @@ public actor VKAdsClient {
                         throw VKAdsError(status: 200, code: "MALFORMED", message: "banner \(item.id) \(day): spent is missing")
                     }
                     guard let spent = Micros(decimal: spentText) else {
-                        throw VKAdsError(status: 200, code: "MALFORMED", message: "banner \(item.id) \(day): spent '\(dayRow.base.spent ?? "")' is not an amount")
+                        throw VKAdsError(status: 200, code: "MALFORMED", message: "banner \(item.id) \(day): spent '\(spentText)' is not an amount")
                     }
                     let shows = dayRow.base.shows ?? 0
                     let clicks = dayRow.base.clicks ?? 0
