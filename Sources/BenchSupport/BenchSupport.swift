@@ -13,6 +13,14 @@ public enum Bench {
         return Double(d.seconds) + Double(d.attoseconds) / 1e18
     }
 
+    /// CPU seconds (user + system) this process has used so far, all threads.
+    public static var processCPUSeconds: Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     /// A new database on the server of `serverURL`, migrated; returns its URL.
     public static func freshDatabase(serverURL: String, logger: Logger) async throws -> String {
         var components = URLComponents(string: serverURL)!

@@ -96,21 +96,21 @@ public struct EventReader: Sendable {
             referrerHost = Self.bareHost(address.host)
         }
         let query = Self.tags(inQuery: url.query)
-        func utm(_ key: String) throws -> String? {
-            if let posted = try string(fields, key, max: 500) { return posted }
-            return query[key].flatMap { Self.isBlank($0) ? nil : String($0.prefix(500)) }
+        func utm(_ tag: QueryTags.Tag) throws -> String? {
+            if let posted = try string(fields, tag.rawValue, max: 500) { return posted }
+            return query[tag].flatMap { Self.isBlank($0) ? nil : String($0.prefix(500)) }
         }
         var clickID = try string(fields, "click_id", max: 512)
         var clickKind: String? = clickID == nil ? nil : "body"
-        if clickID == nil, let found = ["yclid", "gclid", "fbclid", "rb_clickid"].first(where: { !(query[$0] ?? "").isEmpty }) {
+        if clickID == nil, let found = QueryTags.clickIDs.first(where: { !(query[$0] ?? "").isEmpty }) {
             clickID = query[found]
-            clickKind = found
+            clickKind = found.rawValue
         }
         var visit = TrackedVisit(
             visitID: try identifier(fields, "visit_id") ?? newID(), clientID: try identifier(fields, "client_id"),
             occurredAt: try instant(fields), landingURL: landing, referrer: referrer, referrerHost: referrerHost,
-            referrerKind: referrerHost.map(kind(ofHost:)) ?? "none", utmSource: try utm("utm_source"), utmMedium: try utm("utm_medium"),
-            utmCampaign: try utm("utm_campaign"), utmContent: try utm("utm_content"), utmTerm: try utm("utm_term"), clickID: clickID,
+            referrerKind: referrerHost.map(kind(ofHost:)) ?? "none", utmSource: try utm(.utmSource), utmMedium: try utm(.utmMedium),
+            utmCampaign: try utm(.utmCampaign), utmContent: try utm(.utmContent), utmTerm: try utm(.utmTerm), clickID: clickID,
             clickIDKind: clickKind, userAgent: try string(fields, "user_agent", max: 1024), traffic: "direct",
             receivedAt: Timestamp.format(receivedAt))
         visit.traffic = Self.traffic(visit)
@@ -119,18 +119,16 @@ public struct EventReader: Sendable {
 
     /// The query parameters a visit reads (UTM tags and click ids), keys lower-cased, the first
     /// of a repeated key kept; every other parameter is skipped.
-    static func tags(inQuery query: String) -> [String: String] {
-        var tags: [String: String] = [:]
+    static func tags(inQuery query: String) -> QueryTags {
+        var tags = QueryTags()
         guard !query.isEmpty else { return tags }
         for (key, value) in FormURLEncoded.parse(query) {
             // A key of ASCII without capitals (nearly all) is taken as it is, with no new string.
             let lower = key.utf8.allSatisfy { $0 < 0x80 && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) } ? key : key.lowercased()
-            if queryTags.contains(lower), tags[lower] == nil { tags[lower] = value }
+            if let tag = QueryTags.Tag(rawValue: lower), tags[tag] == nil { tags[tag] = value }
         }
         return tags
     }
-
-    static let queryTags: Set<String> = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "yclid", "gclid", "fbclid", "rb_clickid"]
 
     static func bareHost(_ host: String) -> String {
         let lower = host.lowercased()
@@ -226,3 +224,54 @@ struct WebAddress {
     }
 }
 
+/// The UTM tags and click ids of a landing URL's query: nine slots, no hashing (a dictionary's
+/// hashing was a fifth of reading a visit).
+struct QueryTags: Equatable, Sendable {
+    enum Tag: String, CaseIterable, Sendable {
+        case utmSource = "utm_source", utmMedium = "utm_medium", utmCampaign = "utm_campaign", utmContent = "utm_content", utmTerm = "utm_term"
+        case yclid, gclid, fbclid, rbClickID = "rb_clickid"
+    }
+
+    /// The click ids in the order they are looked for.
+    static let clickIDs: [Tag] = [.yclid, .gclid, .fbclid, .rbClickID]
+
+    private var values: (String?, String?, String?, String?, String?, String?, String?, String?, String?) = (nil, nil, nil, nil, nil, nil, nil, nil, nil)
+
+    subscript(tag: Tag) -> String? {
+        get {
+            switch tag {
+            case .utmSource: values.0
+            case .utmMedium: values.1
+            case .utmCampaign: values.2
+            case .utmContent: values.3
+            case .utmTerm: values.4
+            case .yclid: values.5
+            case .gclid: values.6
+            case .fbclid: values.7
+            case .rbClickID: values.8
+            }
+        }
+        set {
+            switch tag {
+            case .utmSource: values.0 = newValue
+            case .utmMedium: values.1 = newValue
+            case .utmCampaign: values.2 = newValue
+            case .utmContent: values.3 = newValue
+            case .utmTerm: values.4 = newValue
+            case .yclid: values.5 = newValue
+            case .gclid: values.6 = newValue
+            case .fbclid: values.7 = newValue
+            case .rbClickID: values.8 = newValue
+            }
+        }
+    }
+
+    /// The tags present, by their query names.
+    var dictionary: [String: String] {
+        var found: [String: String] = [:]
+        for tag in Tag.allCases { if let value = self[tag] { found[tag.rawValue] = value } }
+        return found
+    }
+
+    static func == (left: QueryTags, right: QueryTags) -> Bool { Tag.allCases.allSatisfy { left[$0] == right[$0] } }
+}

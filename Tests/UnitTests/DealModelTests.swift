@@ -79,4 +79,25 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(#"{"a": "x"} trailing"#.utf8)) }
         #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(#"["unterminated]"#.utf8)) }
     }
+
+    /// Objects are read into dictionaries built at their final size: every field is there, nested
+    /// objects too, a repeated key keeps its last value (as before), and the result equals what
+    /// Foundation's decoder makes of the same text.
+    @Test func objectsKeepEveryFieldAndARepeatedKeyItsLastValue() throws {
+        let text = #"{"a": 1, "b": {"c": [true, null, {"d": "x"}], "e": {}}, "f": "y", "a": 2, "g": [], "h": "\u0416"}"#
+        let value = try JSONValue.parse(Array(text.utf8))
+        guard case .object(let fields) = value else { Issue.record("not an object"); return }
+        #expect(fields.keys.sorted() == ["a", "b", "f", "g", "h"])
+        #expect(fields["a"] == .number("2"))
+        #expect(fields["h"] == .string("Ж"))
+        #expect(fields["b"]?["c"]?.array?.count == 3)
+        #expect(fields["b"]?["c"]?.array?[2]["d"]?.text == "x")
+        #expect(fields["b"]?["e"] == .object([:]))
+        let wide = (0..<40).map { #""k\#($0)": \#($0)"# }.joined(separator: ",")
+        let many = try JSONValue.parse(Array("{\(wide)}".utf8))
+        #expect(many == (try JSONDecoder().decode(JSONValue.self, from: Data("{\(wide)}".utf8))))
+        #expect(many["k39"] == .number("39"))
+        #expect(try JSONValue.parse(Array("{}".utf8)) == .object([:]))
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(#"{"a": 1,}"#.utf8)) }
+    }
 }

@@ -23,10 +23,10 @@ import Testing
     /// A visit reads UTM tags and click ids from its landing URL's query whatever the keys' case,
     /// the first of a repeated key, and nothing else.
     @Test func aLandingQueryGivesOnlyItsTagsWithKeysInAnyCase() {
-        let tags = EventReader.tags(inQuery: "UTM_Source=yandex&utm_source=second&utm_MEDIUM=cpc&other=1&GCLID=g&utm_term=%D1%81%D0%BB%D0%BE%D0%B2%D0%BE")
+        let tags = EventReader.tags(inQuery: "UTM_Source=yandex&utm_source=second&utm_MEDIUM=cpc&other=1&GCLID=g&utm_term=%D1%81%D0%BB%D0%BE%D0%B2%D0%BE").dictionary
         #expect(tags == ["utm_source": "yandex", "utm_medium": "cpc", "gclid": "g", "utm_term": "слово"])
-        #expect(EventReader.tags(inQuery: "").isEmpty)
+        #expect(EventReader.tags(inQuery: "").dictionary.isEmpty)
         // A key that lower-cases to a tag only through Unicode (KELVIN SIGN → k).
-        #expect(EventReader.tags(inQuery: "rb_clic\u{212A}id=1") == ["rb_clickid": "1"])
+        #expect(EventReader.tags(inQuery: "rb_clic\u{212A}id=1").dictionary == ["rb_clickid": "1"])
     }
 }
