@@ -64,15 +64,16 @@ for body in runs("foundation"):
 # Issue 5: the tracker.
 durable, baseline, ratios, lost = [], [], [], []
 for body in runs("tracker-256"):
-    d = find(r"^durable .*?: ([\d.]+) visits/s, p50 (\S+), p99 (\S+), (\d+) non-2xx -> ([\d.]+) %", body, cast=None)
-    b = find(r"^baseline .*?: ([\d.]+) visits/s", body)
+    d = find(r"^durable .*?: ([\d.]+) visits/s, p50 (\S+), p99 (\S+), (\d+) non-2xx(?:, tracker CPU ([\d.]+) µs a visit)? -> ([\d.]+) %", body, cast=None)
+    b = find(r"^baseline .*?: ([\d.]+) visits/s(?:.*?tracker CPU ([\d.]+) µs a visit)?", body, cast=None)
     if d:
         durable.append(float(d[0]))
-        ratios.append(float(d[4]))
-        notes.append(f"tracker run: durable {fmt(float(d[0]))} visits/s (p50 {d[1]}, p99 {d[2]}, {d[3]} non-2xx)"
-                     + (f", baseline {fmt(b[0])} visits/s" if b else ""))
+        ratios.append(float(d[5]))
+        notes.append(f"tracker run: durable {fmt(float(d[0]))} visits/s (p50 {d[1]}, p99 {d[2]}, {d[3]} non-2xx"
+                     + (f", tracker CPU {d[4]} µs a visit" if d[4] else "") + ")"
+                     + (f", baseline {fmt(float(b[0]))} visits/s" + (f" ({b[1]} µs a visit)" if b[1] else "") if b else ""))
     if b:
-        baseline.append(b[0])
+        baseline.append(float(b[0]))
     lost.append("none lost" in body)
 if durable:
     m = median(durable)
