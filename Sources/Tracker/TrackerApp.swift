@@ -104,9 +104,13 @@ public enum TrackerApp {
     ) async -> Response {
         let project = context.parameters.get("project") ?? ""
         guard let keys = projects[project] else { return json(.notFound, ["error": .string("unknown project")]) }
-        let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-        let siteKey = request.uri.queryParameters.get("key")
-        let authorised = (bearer != nil && bearer == keys.ingestKey) || (allowSiteKey && siteKey != nil && siteKey == keys.siteKey)
+        // The bearer compared where it stands in the header, and the query parsed only when the
+        // bearer did not match (a site's browsers send `?key=`, servers the bearer).
+        let bearerMatches = keys.ingestKey.map { key in
+            request.headers[.authorization].map { $0.hasPrefix("Bearer ") && $0.utf8.dropFirst(7).elementsEqual(key.utf8) } ?? false
+        } ?? false
+        let authorised = bearerMatches
+            || (allowSiteKey && keys.siteKey != nil && request.uri.queryParameters.get("key").map { $0 == keys.siteKey } == true)
         guard authorised else {
             return json(.unauthorized, ["error": .string(allowSiteKey ? "a valid ingest key (Bearer) or site key (?key=) is required"
                                                                         : "a valid ingest key (Authorization: Bearer) is required")])

@@ -153,6 +153,9 @@ import Tracker
         }
         let good = #"{"occurred_at": "2026-03-01T10:15:00Z", \#(visit)}"#
         #expect(try await world.post("/visits", good, key: "wrong").0 == 401)
+        #expect(try await world.post("/visits", good, key: Self.ingest + "x").0 == 401)
+        #expect(try await world.post("/visits", good, key: String(Self.ingest.dropLast())).0 == 401)
+        #expect(try await world.post("/visits", good, key: nil, query: "?key=\(Self.site)x").0 == 401)
         #expect(try await world.post("/visits", good, key: nil).0 == 401)
         #expect(try await world.post("/events", #"{"type": "visit", \#(good.dropFirst())"#, key: nil, query: "?key=\(Self.site)").0 == 401)  // site keys only record
         var missing = world.url
