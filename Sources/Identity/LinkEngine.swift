@@ -79,7 +79,7 @@ struct LinkPass {
         // hung on the statistics: they say almost no lead waits (the partial index is nearly
         // empty when ANALYZE samples it), and with a webinar's 7,000 waiting leads in one batch
         // the planner's nested loop rescanned the 3,500-row subquery 7,000 times (4.4 s).
-        var arrivedClients: [String] = []
+        var arrivedClients: [String?] = []
         for row in try await connection.query("""
             SELECT w.request_id, w.client_id IS NULL AND v.client_id IS NOT NULL, v.client_id
             FROM (SELECT request_id, visit_id, client_id FROM journey.leads WHERE project_id = $1 AND visit_pending AND visit_id = ANY($3)
@@ -90,14 +90,14 @@ struct LinkPass {
             let id = try row.decode(String.self, 0)
             visitArrived.append(id)
             if try row.decode(Bool.self, 1) { rekeyed.append(id) }
-            arrivedClients.append(try row.decode(String?.self, 2) ?? "\u{1}")
+            arrivedClients.append(try row.decode(String?.self, 2))
         }
         if !visitArrived.isEmpty {
             try await connection.query("""
-                UPDATE journey.leads l SET visit_pending = false, client_key = COALESCE(l.client_key, NULLIF(u.client_id, E'\\x01'))
+                UPDATE journey.leads l SET visit_pending = false, client_key = COALESCE(l.client_key, u.client_id)
                 FROM unnest($2::text[], $3::text[]) AS u(request_id, client_id)
                 WHERE l.project_id = $1 AND l.request_id = u.request_id AND l.visit_pending
-                """, [project, visitArrived, arrivedClients])
+                """, [project, visitArrived, PGNullableArray(arrivedClients)])
         }
 
         // 2. Keys of the leads that gained a client id (the batch's own leads got theirs when
@@ -260,10 +260,10 @@ struct LinkPass {
         }
         if !leadUpdates.isEmpty {
             try await connection.query("""
-                UPDATE journey.leads l SET duplicate_of = NULLIF(u.duplicate_of, E'\\x01'), customer_id = NULLIF(u.customer_id, E'\\x01')
+                UPDATE journey.leads l SET duplicate_of = u.duplicate_of, customer_id = u.customer_id
                 FROM unnest($2::text[], $3::text[], $4::text[]) AS u(request_id, duplicate_of, customer_id)
                 WHERE l.project_id = $1 AND l.request_id = u.request_id
-                """, [project, leadUpdates.map(\.0), leadUpdates.map { $0.1 ?? "\u{1}" }, leadUpdates.map { $0.2 ?? "\u{1}" }])
+                """, [project, leadUpdates.map(\.0), PGNullableArray(leadUpdates.map(\.1)), PGNullableArray(leadUpdates.map(\.2))])
         }
         var linkRows: [(connection: String, deal: String, lead: String?, rule: String, customer: String)] = []
         var unlinked: [(String, String)] = []
@@ -299,11 +299,11 @@ struct LinkPass {
         if !linkRows.isEmpty {
             try await connection.query("""
                 INSERT INTO journey.deal_links (project_id, connection_id, deal_id, request_id, rule, customer_id)
-                SELECT $1, u.connection_id, u.deal_id, NULLIF(u.request_id, E'\\x01'), u.rule, u.customer_id
+                SELECT $1, u.connection_id, u.deal_id, u.request_id, u.rule, u.customer_id
                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(connection_id, deal_id, request_id, rule, customer_id)
                 ON CONFLICT (project_id, connection_id, deal_id) DO UPDATE
                 SET request_id = EXCLUDED.request_id, rule = EXCLUDED.rule, customer_id = EXCLUDED.customer_id, linked_at = now()
-                """, [project, linkRows.map(\.connection), linkRows.map(\.deal), linkRows.map { $0.lead ?? "\u{1}" }, linkRows.map(\.rule),
+                """, [project, linkRows.map(\.connection), linkRows.map(\.deal), PGNullableArray(linkRows.map(\.lead)), linkRows.map(\.rule),
                       linkRows.map(\.customer)])
         }
         // Cut keys: the component's entries are replaced by what this pass found.

@@ -42,23 +42,43 @@ extension Array: PGEncodable where Element: PGEncodable {
     public var pgText: String {
         // Arrays of strings (ids and keys, tens of thousands a statement) are most of what is
         // sent: written from their UTF-8 directly, without the generic path's per-element work.
-        if Element.self == String.self { return PGArrayLiteral.quoted(unsafeBitCast(self, to: [String].self)) }
-        return PGArrayLiteral.quoted(map(\.pgText))
+        if Element.self == String.self {
+            let strings = unsafeBitCast(self, to: [String].self)
+            return PGArrayLiteral.quoted(count: strings.count) { strings[$0] }
+        }
+        let texts = map(\.pgText)  // once each: `quoted` reads an element twice
+        return PGArrayLiteral.quoted(count: texts.count) { texts[$0] }
+    }
+}
+
+/// An array parameter whose elements may be NULL (`{"a",NULL}`), for `unnest($n::text[])` of
+/// nullable columns. (`[String?]` cannot be an `Array` conformance of its own.)
+public struct PGNullableArray<Element: PGEncodable>: PGEncodable {
+    public let elements: [Element?]
+    public init(_ elements: [Element?]) { self.elements = elements }
+    public var pgText: String {
+        let texts = elements.map { $0?.pgText }
+        return PGArrayLiteral.quoted(count: texts.count) { texts[$0] }
     }
 }
 
 enum PGArrayLiteral {
-    /// `{"a","b"}`: each string quoted, `"` and `\` escaped with a backslash.
-    static func quoted(_ elements: [String]) -> String {
+    /// `{"a",NULL,"b"}`: each element's text quoted, `"` and `\` escaped with a backslash; a nil
+    /// element is NULL (unquoted — a quoted `"NULL"` is the four-letter string). `element` is
+    /// called twice for each index (sizing, then writing).
+    static func quoted(count: Int, _ element: (Int) -> String?) -> String {
         var capacity = 2
-        for element in elements { capacity += element.utf8.count + 3 }
+        for index in 0..<count { capacity += (element(index)?.utf8.count ?? 4) + 3 }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(capacity + 16)
         bytes.append(UInt8(ascii: "{"))
-        for (index, element) in elements.enumerated() {
+        for index in 0..<count {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            guard var text = element(index) else {
+                bytes.append(contentsOf: "NULL".utf8)
+                continue
+            }
             bytes.append(UInt8(ascii: "\""))
-            var text = element
             text.withUTF8 { utf8 in
                 if !utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
                     bytes.append(contentsOf: utf8)

@@ -22,15 +22,15 @@ extension World {
             INSERT INTO crm.deals (project_id, connection_id, deal_id, crm, pipeline_id, stage_id, status, created_at, updated_at, closed_at, amount,
                                    currency, products, contact_ids, visit_id, request_id)
             SELECT $1, c, d, k, p, 's', s, to_timestamp(0) + t * interval '1 microsecond',
-                   to_timestamp(0) + coalesce(NULLIF(cl, -1), t) * interval '1 microsecond',
-                   to_timestamp(0) + NULLIF(cl, -1) * interval '1 microsecond',
-                   a::numeric / 100, 'RUB', ARRAY[pr], ARRAY[ct], NULLIF(v, E'\\x01'), NULLIF(r, E'\\x01')
+                   to_timestamp(0) + coalesce(cl, t) * interval '1 microsecond',
+                   to_timestamp(0) + cl * interval '1 microsecond',
+                   a::numeric / 100, 'RUB', ARRAY[pr], ARRAY[ct], v, r
             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[],
                         $12::int8[], $13::text[])
                  AS u(c, d, k, p, s, t, a, ct, v, r, cl, pr)
             """, [spec.project, deals.map(\.connection), deals.map(\.id), deals.map(\.crm.rawValue), deals.map(\.pipeline), deals.map(\.status),
-                  deals.map(\.createdAt), deals.map(\.amount), deals.map(\.contact.id), deals.map { $0.visitID ?? "\u{1}" },
-                  deals.map { $0.requestID ?? "\u{1}" }, deals.map { $0.closedAt ?? -1 }, deals.map(\.product)])
+                  deals.map(\.createdAt), deals.map(\.amount), deals.map(\.contact.id), PGNullableArray(deals.map(\.visitID)),
+                  PGNullableArray(deals.map(\.requestID)), PGNullableArray(deals.map(\.closedAt)), deals.map(\.product)])
         // Payments as CRM payment items: received ones on their day, expected instalments without
         // a receipt.
         var payments: [(connection: String, deal: String, id: String, kind: String, amount: Int64, at: Int64)] = []

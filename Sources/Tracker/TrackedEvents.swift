@@ -97,14 +97,14 @@ public struct EventReader: Sendable {
         }
         let query = Self.tags(inQuery: url.query)
         func utm(_ tag: QueryTags.Tag) throws -> String? {
-            if let posted = try string(fields, tag.rawValue, max: 500) { return posted }
+            if let posted = try string(fields, tag.name, max: 500) { return posted }
             return query[tag].flatMap { Self.isBlank($0) ? nil : String($0.prefix(500)) }
         }
         var clickID = try string(fields, "click_id", max: 512)
         var clickKind: String? = clickID == nil ? nil : "body"
         if clickID == nil, let found = QueryTags.clickIDs.first(where: { !(query[$0] ?? "").isEmpty }) {
             clickID = query[found]
-            clickKind = found.rawValue
+            clickKind = found.name
         }
         var visit = TrackedVisit(
             visitID: try identifier(fields, "visit_id") ?? newID(), clientID: try identifier(fields, "client_id"),
@@ -125,7 +125,7 @@ public struct EventReader: Sendable {
         for (key, value) in FormURLEncoded.parse(query) {
             // A key of ASCII without capitals (nearly all) is taken as it is, with no new string.
             let lower = key.utf8.allSatisfy { $0 < 0x80 && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) } ? key : key.lowercased()
-            if let tag = QueryTags.Tag(rawValue: lower), tags[tag] == nil { tags[tag] = value }
+            if let tag = QueryTags.Tag(name: lower), tags[tag] == nil { tags[tag] = value }
         }
         return tags
     }
@@ -224,54 +224,37 @@ struct WebAddress {
     }
 }
 
-/// The UTM tags and click ids of a landing URL's query: nine slots, no hashing (a dictionary's
-/// hashing was a fifth of reading a visit).
-struct QueryTags: Equatable, Sendable {
-    enum Tag: String, CaseIterable, Sendable {
-        case utmSource = "utm_source", utmMedium = "utm_medium", utmCampaign = "utm_campaign", utmContent = "utm_content", utmTerm = "utm_term"
-        case yclid, gclid, fbclid, rbClickID = "rb_clickid"
+/// The UTM tags and click ids of a landing URL's query, in nine slots (a dictionary's hashing
+/// was a fifth of reading a visit).
+struct QueryTags: Sendable {
+    enum Tag: Int, CaseIterable, Sendable {
+        case utmSource, utmMedium, utmCampaign, utmContent, utmTerm, yclid, gclid, fbclid, rbClickID
+
+        static let names = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "yclid", "gclid", "fbclid", "rb_clickid"]
+
+        /// The query parameter's (and the posted field's) name.
+        var name: String { Self.names[rawValue] }
+
+        init?(name: String) {
+            guard let index = Self.names.firstIndex(of: name) else { return nil }
+            self.init(rawValue: index)
+        }
     }
 
     /// The click ids in the order they are looked for.
     static let clickIDs: [Tag] = [.yclid, .gclid, .fbclid, .rbClickID]
 
-    private var values: (String?, String?, String?, String?, String?, String?, String?, String?, String?) = (nil, nil, nil, nil, nil, nil, nil, nil, nil)
+    private var values = [String?](repeating: nil, count: Tag.allCases.count)
 
     subscript(tag: Tag) -> String? {
-        get {
-            switch tag {
-            case .utmSource: values.0
-            case .utmMedium: values.1
-            case .utmCampaign: values.2
-            case .utmContent: values.3
-            case .utmTerm: values.4
-            case .yclid: values.5
-            case .gclid: values.6
-            case .fbclid: values.7
-            case .rbClickID: values.8
-            }
-        }
-        set {
-            switch tag {
-            case .utmSource: values.0 = newValue
-            case .utmMedium: values.1 = newValue
-            case .utmCampaign: values.2 = newValue
-            case .utmContent: values.3 = newValue
-            case .utmTerm: values.4 = newValue
-            case .yclid: values.5 = newValue
-            case .gclid: values.6 = newValue
-            case .fbclid: values.7 = newValue
-            case .rbClickID: values.8 = newValue
-            }
-        }
+        get { values[tag.rawValue] }
+        set { values[tag.rawValue] = newValue }
     }
 
-    /// The tags present, by their query names.
+    /// The tags present, by their names.
     var dictionary: [String: String] {
         var found: [String: String] = [:]
-        for tag in Tag.allCases { if let value = self[tag] { found[tag.rawValue] = value } }
+        for tag in Tag.allCases { if let value = self[tag] { found[tag.name] = value } }
         return found
     }
-
-    static func == (left: QueryTags, right: QueryTags) -> Bool { Tag.allCases.allSatisfy { left[$0] == right[$0] } }
 }

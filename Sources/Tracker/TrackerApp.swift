@@ -106,11 +106,12 @@ public enum TrackerApp {
         guard let keys = projects[project] else { return json(.notFound, ["error": .string("unknown project")]) }
         // The bearer compared where it stands in the header, and the query parsed only when the
         // bearer did not match (a site's browsers send `?key=`, servers the bearer).
-        let bearerMatches = keys.ingestKey.map { key in
-            request.headers[.authorization].map { $0.hasPrefix("Bearer ") && $0.utf8.dropFirst(7).elementsEqual(key.utf8) } ?? false
-        } ?? false
-        let authorised = bearerMatches
-            || (allowSiteKey && keys.siteKey != nil && request.uri.queryParameters.get("key").map { $0 == keys.siteKey } == true)
+        let bearerMatches = if let key = keys.ingestKey, let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+            header.utf8.dropFirst(7).elementsEqual(key.utf8)
+        } else {
+            false
+        }
+        let authorised = bearerMatches || (allowSiteKey && keys.siteKey != nil && request.uri.queryParameters.get("key") == keys.siteKey)
         guard authorised else {
             return json(.unauthorized, ["error": .string(allowSiteKey ? "a valid ingest key (Bearer) or site key (?key=) is required"
                                                                         : "a valid ingest key (Authorization: Bearer) is required")])

@@ -29,7 +29,8 @@ import Testing
     }
 
     /// Arrays travel as literals: strings (the fast path) and other elements (the generic one)
-    /// come back element for element, whatever quotes, backslashes, braces or commas they hold.
+    /// come back element for element, whatever quotes, backslashes, braces or commas they hold,
+    /// and a `PGNullableArray`'s nil elements are NULL.
     @Test func arrayParametersRoundTripEveryElement() async throws {
         let connection = try await connect()
         let strings = ["", "plain", "with \"quotes\"", "back\\slash", "{braces},commas", "NULL", " spaced ", "ёжик 🦔", "\\\"", "a\nb"]
@@ -40,6 +41,14 @@ import Testing
         let numbers: [Int64] = [Int64.min, -1, 0, 42, Int64.max]
         let sums = try await connection.query("SELECT array_agg(x ORDER BY n)::text FROM unnest($1::int8[]) WITH ORDINALITY AS u(x, n)", [numbers])
         #expect(try sums[0].decode(String.self, 0) == "{" + numbers.map(String.init).joined(separator: ",") + "}")
+        // Nullable elements: nil travels as NULL, the string "NULL" as itself.
+        let nullable: [String?] = ["a", nil, "NULL", "", nil, "with \"quotes\""]
+        let back = try await connection.query("SELECT x, x IS NULL FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n", [PGNullableArray(nullable)])
+        #expect(try back.map { try $0.decode(String?.self, 0) } == nullable)
+        #expect(try back.map { try $0.decode(Bool.self, 1) } == nullable.map { $0 == nil })
+        let times: [Int64?] = [nil, 7, nil]
+        let counted = try await connection.query("SELECT count(x), count(*) FROM unnest($1::int8[]) AS u(x)", [PGNullableArray(times)])
+        #expect(try counted[0].decode(Int.self, 0) == 1 && counted[0].decode(Int.self, 1) == 3)
         await connection.close()
     }
 
