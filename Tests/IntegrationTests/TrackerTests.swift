@@ -66,10 +66,16 @@ import Tracker
             return (Int(response.status.code), (try? JSONValue.parse(bytes)) ?? .null)
         }
 
-        /// Every message of this project the private queue holds (waiting until `count` arrived).
+        /// Every message of this project the private queue holds (waiting until `count` arrived),
+        /// each once: delivery is at least once, and a message the publisher sent again (after a
+        /// nack, or after confirms stopped coming and it reconnected) carries the same envelope id
+        /// and the same records (which the resolver stores once by their ids). A message sent
+        /// twice is not an event published twice; a refused record published under any id still
+        /// counts.
         func messages(atLeast count: Int) async throws -> [(type: String, payload: JSONValue)] {
             let consumer = AMQPConsumer(configuration: amqp, queue: queue, topology: AMQPTopology(), prefetch: 1000, logger: TestStack.logger)
             var found: [(String, JSONValue)] = []
+            var ids: Set<String> = []
             let deadline = Date().addingTimeInterval(30)
             var rounds = 0
             while rounds == 0 || (found.count < count && Date() < deadline) {
@@ -77,7 +83,8 @@ import Tracker
                 let batch = try await consumer.receive(max: 1000, wait: 1, linger: 0.05)
                 for delivery in batch {
                     let envelope = try JSONValue.parse(delivery.body)
-                    if envelope["project"]?.text == project { found.append((envelope["type"]?.text ?? "", envelope["payload"] ?? .null)) }
+                    guard envelope["project"]?.text == project, ids.insert(envelope["id"]?.text ?? UUID().uuidString).inserted else { continue }
+                    found.append((envelope["type"]?.text ?? "", envelope["payload"] ?? .null))
                 }
                 _ = try await consumer.ack(batch)
             }
