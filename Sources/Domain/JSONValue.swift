@@ -148,37 +148,60 @@ struct JSONParser {
         index += utf8.count
     }
 
+    /// A number as RFC 8259 writes it: `-`? then `0` or a digit 1–9 and more digits, then
+    /// optionally `.` and digits, then optionally `e`/`E`, a sign and digits.
     mutating func number() throws -> String {
         let start = index
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-        var digits = 0
-        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) || bytes[index] == UInt8(ascii: ".")
-            || bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") || bytes[index] == UInt8(ascii: "+")
-            || (bytes[index] == UInt8(ascii: "-") && index > start) {
-            if (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { digits += 1 }
-            index += 1
+        let bytes = bytes
+        func digit(_ at: Int) -> Bool { at < bytes.count && bytes[at] >= UInt8(ascii: "0") && bytes[at] <= UInt8(ascii: "9") }
+        /// Skips a run of digits; how many.
+        func digits(_ index: inout Int) -> Int {
+            let from = index
+            while digit(index) { index += 1 }
+            return index - from
         }
-        guard digits > 0 else { throw fail("expected a value") }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard digit(index) else { throw fail(index == start ? "expected a value" : "expected a digit after '-'") }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+            if digit(index) { throw fail("a number may not start with 0") }
+        } else {
+            _ = digits(&index)
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits(&index) > 0 else { throw fail("expected a digit after '.'") }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits(&index) > 0 else { throw fail("expected a digit in the exponent") }
+        }
         return String(decoding: bytes[start..<index], as: UTF8.self)
     }
 
+    /// A string's text. Control characters must be escaped (RFC 8259 §7) and the text must be
+    /// UTF-8 (§8.1): neither is repaired, so what is stored is what was sent.
     mutating func string() throws -> String {
         index += 1  // the opening quote
         let start = index
         // Fast path: no escapes.
-        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\") { index += 1 }
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 { index += 1 }
         guard index < bytes.count else { throw fail("unterminated string") }
         if bytes[index] == UInt8(ascii: "\"") {
-            defer { index += 1 }
-            return String(decoding: bytes[start..<index], as: UTF8.self)
+            guard let text = String(validating: bytes[start..<index], as: UTF8.self) else { throw invalidUTF8(start) }
+            index += 1
+            return text
         }
         var scalars = Array(bytes[start..<index])
-        while index < bytes.count {
+                while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
-                return String(decoding: scalars, as: UTF8.self)
+                guard let text = String(validating: scalars, as: UTF8.self) else { throw invalidUTF8(start) }
+                return text
             }
+            if byte < 0x20 { throw fail("a control character in a string must be escaped") }
             if byte != UInt8(ascii: "\\") { scalars.append(byte); index += 1; continue }
             index += 1
             guard index < bytes.count else { throw fail("unterminated escape") }
@@ -206,6 +229,11 @@ struct JSONParser {
             }
         }
         throw fail("unterminated string")
+    }
+
+    /// The error for a string (its text from `start`, after the quote) that is not UTF-8.
+    func invalidUTF8(_ start: Int) -> JSONParseError {
+        JSONParseError(offset: start - 1, reason: "the string starting here is not valid UTF-8")
     }
 
     mutating func hex4() throws -> UInt32 {

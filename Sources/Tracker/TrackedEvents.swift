@@ -15,9 +15,10 @@ public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Reads and normalises posted visits and leads.
 public struct EventReader: Sendable {
-    /// The project's own site domains (their referrers are internal).
+    /// The project's own site domains, lower-cased and without `www.` (their referrers, and
+    /// their subdomains', are internal; so are referrers on the landing page's own host).
     public var siteDomains: [String]
-    public init(siteDomains: [String]) { self.siteDomains = siteDomains.map { $0.lowercased() } }
+    public init(siteDomains: [String]) { self.siteDomains = siteDomains.map(Self.bareHost) }
 
     static let maxText = 2048
     public static let leadKinds: Set<String> = ["form", "call", "email", "chat"]
@@ -41,7 +42,28 @@ public struct EventReader: Sendable {
             return nil
         }
         guard trimmed.utf8.count <= max else { throw InputError("is longer than \(max) bytes", field: key) }
+        // PostgreSQL's text cannot hold U+0000: stored, it would fail the whole message that
+        // carries this record with the others of its batch.
+        guard !trimmed.utf8.contains(0) else { throw InputError("holds a NUL character (\\u0000)", field: key) }
         return trimmed
+    }
+
+    /// A tag read from the landing URL's query, held to the posted field's rules without
+    /// refusing the visit (the visitor is real; only the link is odd): NUL characters removed,
+    /// trimmed, nil when empty, cut to `max` bytes at a character boundary.
+    static func queryValue(_ raw: String?, max: Int) -> String? {
+        guard var text = raw else { return nil }
+        if text.utf8.contains(0) { text = String(String.UnicodeScalarView(text.unicodeScalars.filter { $0 != "\0" })) }
+        if isBlank(text) { return nil }
+        text = trimmed(text)
+        guard !text.isEmpty else { return nil }
+        guard text.utf8.count > max else { return text }
+        var cut = ""
+        for character in text {
+            guard cut.utf8.count + character.utf8.count <= max else { break }
+            cut.append(character)
+        }
+        return cut
     }
 
     /// The text without leading and trailing ASCII white space (cheap: no Foundation call when
@@ -74,9 +96,17 @@ public struct EventReader: Sendable {
         return text
     }
 
+    /// The times a record may carry: from the Unix epoch to the end of year 9999 UTC (an
+    /// offset can push `9999-12-31T23:59:59-01:00` past what RFC 3339 can write again).
+    static let earliest = Date(timeIntervalSince1970: 0)
+    static let latest = Date(timeIntervalSince1970: 253_402_300_800)  // 10000-01-01T00:00:00Z
+
     private func instant(_ fields: [String: JSONValue]) throws -> String {
         let text = try string(fields, "occurred_at", required: true)!
         guard let date = Timestamp.parse(text) else { throw InputError("is not an RFC 3339 time with an offset", field: "occurred_at") }
+        guard date >= Self.earliest, date < Self.latest else {
+            throw InputError("is outside 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59Z", field: "occurred_at")
+        }
         return Timestamp.format(date)
     }
 
@@ -98,18 +128,22 @@ public struct EventReader: Sendable {
         let query = Self.tags(inQuery: url.query)
         func utm(_ tag: QueryTags.Tag) throws -> String? {
             if let posted = try string(fields, tag.name, max: 500) { return posted }
-            return query[tag].flatMap { Self.isBlank($0) ? nil : String($0.prefix(500)) }
+            return Self.queryValue(query[tag], max: 500)
         }
         var clickID = try string(fields, "click_id", max: 512)
         var clickKind: String? = clickID == nil ? nil : "body"
-        if clickID == nil, let found = QueryTags.clickIDs.first(where: { !(query[$0] ?? "").isEmpty }) {
-            clickID = query[found]
-            clickKind = found.name
+        if clickID == nil {
+            for tag in QueryTags.clickIDs {
+                guard let value = Self.queryValue(query[tag], max: 512) else { continue }
+                clickID = value
+                clickKind = tag.name
+                break
+            }
         }
         var visit = TrackedVisit(
             visitID: try identifier(fields, "visit_id") ?? newID(), clientID: try identifier(fields, "client_id"),
             occurredAt: try instant(fields), landingURL: landing, referrer: referrer, referrerHost: referrerHost,
-            referrerKind: referrerHost.map(kind(ofHost:)) ?? "none", utmSource: try utm(.utmSource), utmMedium: try utm(.utmMedium),
+            referrerKind: referrerHost.map { kind(ofHost: $0, landingHost: url.host) } ?? "none", utmSource: try utm(.utmSource), utmMedium: try utm(.utmMedium),
             utmCampaign: try utm(.utmCampaign), utmContent: try utm(.utmContent), utmTerm: try utm(.utmTerm), clickID: clickID,
             clickIDKind: clickKind, userAgent: try string(fields, "user_agent", max: 1024), traffic: "direct",
             receivedAt: Timestamp.format(receivedAt))
@@ -140,14 +174,23 @@ public struct EventReader: Sendable {
     static let searchLabels: Set<String> = ["yandex", "google", "bing", "duckduckgo", "yahoo", "baidu", "ecosia"]
     static let searchDomains: Set<String> = ["ya.ru", "go.mail.ru", "search.mail.ru", "nova.rambler.ru"]
 
-    /// `internal` for the project's own domains (and their subdomains), then `social`, `search`,
-    /// else `referral`.
-    func kind(ofHost host: String) -> String {
+    /// The subdomains of a search engine's domain that are its search (`www.google.com`,
+    /// `m.yandex.ru`); any other (`mail.yandex.ru`, `translate.google.com`) is a referral.
+    static let searchSubdomains: Set<String> = ["www", "m", "search", "images"]
+
+    /// `internal` for the project's own domains and the landing page's host (and their
+    /// subdomains), then `social`, `search`, else `referral`.
+    func kind(ofHost host: String, landingHost: String? = nil) -> String {
         let suffixes = Traffic.domainSuffixes(of: host)
         if suffixes.contains(where: { suffix in siteDomains.contains { $0 == suffix } }) { return "internal" }
+        if let landing = landingHost.map(Self.bareHost), !landing.isEmpty, suffixes.contains(where: { $0 == landing }) { return "internal" }
         if suffixes.contains(where: { Traffic.socialDomains.contains(String($0)) }) { return "social" }
         if suffixes.contains(where: { Self.searchDomains.contains(String($0)) }) { return "search" }
-        if host.split(separator: ".").dropLast().contains(where: { Self.searchLabels.contains(String($0)) }) { return "search" }
+        let labels = host.split(separator: ".")
+        if let engine = labels.dropLast().firstIndex(where: { Self.searchLabels.contains(String($0)) }),
+           labels[..<engine].allSatisfy({ Self.searchSubdomains.contains(String($0)) }) {
+            return "search"
+        }
         return "referral"
     }
 

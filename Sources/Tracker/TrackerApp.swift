@@ -25,6 +25,11 @@ public enum TrackerApp {
     /// The API's routes over `projects`, publishing with `batcher` and `publisher`.
     static func router(projects: [String: ProjectKeys], batcher: any EventSink, publisher: AMQPPublisher, logger: Logger) -> Router<BasicRequestContext> {
         let router = Router()
+        // Browser beacons post from the project's site, another origin: preflights are answered
+        // and answers carry `Access-Control-Allow-Origin: *`. The keys are not cookies, so any
+        // origin may send what a key allows, and no origin can read more than an answer.
+        router.add(middleware: CORSMiddleware(allowOrigin: .all, allowHeaders: [.contentType, .authorization],
+                                              allowMethods: [.post, .options], maxAge: .seconds(86_400)))
         router.get("/health") { _, _ in "ok\n" }
         router.post("/v1/projects/:project/visits") { request, context in
             await handle(request, context, projects: projects, allowSiteKey: true) { project, keys, body in
@@ -46,6 +51,7 @@ public enum TrackerApp {
                 var visits: [TrackedVisit] = []
                 var leads: [TrackedLead] = []
                 var rejected: [JSONOut] = []
+                var rejectedCount = 0
                 for (index, line) in body.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
                     let text = line.last == 0x0D ? line.dropLast() : line[...]
                     if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
@@ -57,11 +63,15 @@ public enum TrackerApp {
                         default: throw InputError("must be visit or lead", field: "type")
                         }
                     } catch let error as InputError {
-                        rejected.append(.object(["line": .number(index + 1), "error": .string(error.description)]))
+                        rejectedCount += 1
+                        if rejected.count < maxListedRejections {
+                            rejected.append(.object(["line": .number(index + 1), "error": .string(error.description)]))
+                        }
                     }
                 }
                 try await batcher.submit(project: project, visits: visits, leads: leads)
-                return json(.accepted, ["accepted": .number(visits.count + leads.count), "rejected": .array(rejected)])
+                return json(.accepted, ["accepted": .number(visits.count + leads.count), "rejected": .array(rejected),
+                                        "rejected_count": .number(rejectedCount)])
             }
         }
         router.post("/v1/projects/:project/webhooks/:crm/:secret") { request, context -> Response in
@@ -78,7 +88,7 @@ public enum TrackerApp {
             let body = String(decoding: bytes, as: UTF8.self)
             if crm == "bitrix24", let expected = hook.applicationToken {
                 let token = FormURLEncoded.parse(body).first { $0.key == "auth[application_token]" }?.value
-                guard token == expected else { return json(.unauthorized, ["error": .string("auth[application_token] does not match")]) }
+                guard let token, sameKey(token.utf8, expected.utf8) else { return json(.unauthorized, ["error": .string("auth[application_token] does not match")]) }
             }
             let message = CRMWebhookMessage(connection: hook.connection,
                                             contentType: request.headers[.contentType] ?? "application/x-www-form-urlencoded", body: body)
@@ -104,14 +114,17 @@ public enum TrackerApp {
     ) async -> Response {
         let project = context.parameters.get("project") ?? ""
         guard let keys = projects[project] else { return json(.notFound, ["error": .string("unknown project")]) }
-        // The bearer compared where it stands in the header, and the query parsed only when the
-        // bearer did not match (a site's browsers send `?key=`, servers the bearer).
-        let bearerMatches = if let key = keys.ingestKey, let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
-            header.utf8.dropFirst(7).elementsEqual(key.utf8)
+        // The bearer compared where it stands in the header (the scheme in any case, RFC 9110
+        // §11.1), and the query parsed only when the bearer did not match (a site's browsers
+        // send `?key=`, servers the bearer).
+        let bearerMatches = if let key = keys.ingestKey, let header = request.headers[.authorization], isBearer(header.utf8) {
+            sameKey(header.utf8.dropFirst(7), key.utf8)
         } else {
             false
         }
-        let authorised = bearerMatches || (allowSiteKey && keys.siteKey != nil && request.uri.queryParameters.get("key") == keys.siteKey)
+        let authorised = bearerMatches || (allowSiteKey && keys.siteKey.map { site in
+            request.uri.queryParameters.get("key").map { sameKey($0.utf8, site.utf8) } ?? false
+        } ?? false)
         guard authorised else {
             return json(.unauthorized, ["error": .string(allowSiteKey ? "a valid ingest key (Bearer) or site key (?key=) is required"
                                                                         : "a valid ingest key (Authorization: Bearer) is required")])
@@ -130,6 +143,28 @@ public enum TrackerApp {
             context.logger.error("events could not be stored", metadata: ["error": "\(error)"])
             return json(.serviceUnavailable, ["error": .string("the events could not be stored; retry")])
         }
+    }
+
+    /// Rejected lines of a bulk body listed in its answer; `rejected_count` counts them all.
+    static let maxListedRejections = 1000
+
+    /// Whether the header starts with the `Bearer` scheme and a space, in any case.
+    static func isBearer(_ header: String.UTF8View) -> Bool {
+        header.count > 7 && zip(header.prefix(7), "bearer ".utf8).allSatisfy { $0 | 0x20 == $1 }
+    }
+
+    /// Compares a presented key with the configured one in time that depends only on their
+    /// lengths, not on where they first differ.
+    static func sameKey<A: Collection<UInt8>, B: Collection<UInt8>>(_ presented: A, _ expected: B) -> Bool {
+        var difference: UInt8 = presented.count == expected.count ? 0 : 1
+        var index = presented.startIndex
+        for byte in expected {
+            if index != presented.endIndex {
+                difference |= byte ^ presented[index]
+                presented.formIndex(after: &index)
+            }
+        }
+        return difference == 0
     }
 
     static func parse(_ bytes: [UInt8]) throws -> JSONValue {

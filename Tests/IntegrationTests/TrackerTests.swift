@@ -2,6 +2,7 @@ import AMQP
 import AsyncHTTPClient
 import Domain
 import Foundation
+import Identity
 import Logging
 import Postgres
 import NIOCore
@@ -199,6 +200,100 @@ import Tracker
         #expect(messages.flatMap { $0.payload["visits"]?.array ?? [] }.count == 1)
         #expect(messages.flatMap { $0.payload["leads"]?.array ?? [] }.count == 2)
         #expect(messages.count == 1)  // one request, one message
+        await world.stop()
+    }
+
+    /// What a link can put in a landing URL's query is cleaned, not refused (the visitor is real):
+    /// NUL characters, which PostgreSQL's text cannot hold, are removed, tags are trimmed and cut
+    /// to 500 bytes, a blank click id is none. Such visits, and those around them in one message,
+    /// are stored by the resolver. Referrers are classed by host: the project's domains given
+    /// with `www.` and the landing page's own host are internal, a search engine's mail or
+    /// translator is a referral.
+    @Test func oddLandingTagsAreCleanedStoredWithTheirBatchAndReferrersClassedByHost() async throws {
+        let reader = EventReader(siteDomains: ["www.shop.example"])
+        func visit(_ landing: String, referrer: String? = nil, id: String) throws -> TrackedVisit {
+            var fields: [String: JSONValue] = ["visit_id": .string(id), "occurred_at": .string("2026-03-01T10:00:00+03:00"), "landing_url": .string(landing)]
+            if let referrer { fields["referrer"] = .string(referrer) }
+            return try reader.visit(.object(fields), receivedAt: Date(), newID: { "unused" })
+        }
+        let long = String(repeating: "ж", count: 400)  // 800 bytes
+        let odd = try visit("https://shop.example/?utm_source=%00ya%00&utm_medium=%20cpc%20&utm_campaign=\(long)&yclid=%20%00", id: "odd")
+        #expect(odd.utmSource == "ya" && odd.utmMedium == "cpc")
+        #expect(odd.utmCampaign == String(repeating: "ж", count: 250))  // 500 bytes, whole characters
+        #expect(odd.clickID == nil && odd.clickIDKind == nil)
+        let blankClick = try visit("https://shop.example/?gclid=+&fbclid=fb-1", id: "blank-click")
+        #expect(blankClick.clickIDKind == "fbclid" && blankClick.clickID == "fb-1")
+        let kinds = try [
+            ("https://promo.example/", "https://www.shop.example/cart", "internal"),      // a site domain configured with www.
+            ("https://promo.example/", "https://m.shop.example/", "internal"),
+            ("https://lp.other.example/", "https://lp.other.example/form", "internal"),  // the landing page's own host
+            ("https://shop.example/", "https://mail.yandex.ru/?uid=1", "referral"),
+            ("https://shop.example/", "https://translate.google.com/", "referral"),
+            ("https://shop.example/", "https://m.yandex.ru/search/?text=x", "search"),
+            ("https://shop.example/", "https://www.google.co.uk/", "search"),
+            ("https://shop.example/", "https://yandex.com.tr/", "search"),
+        ].map { landing, referrer, _ in try visit(landing, referrer: referrer, id: "k").referrerKind }
+        #expect(kinds == ["internal", "internal", "internal", "referral", "referral", "search", "search", "search"])
+
+        // The cleaned visit and good ones in one message: the resolver stores every one.
+        let pool = PGPool(PGConfiguration(url: try await TestStack.freshDatabase()), logger: TestStack.logger)
+        let good = try visit("https://shop.example/?utm_source=vk", id: "good")
+        let batch = try Envelope(decoding: Envelope.encode(type: ClusterTopology.eventsTracked, project: "shop",
+                                                           payload: TrackedBatch(visits: [good, odd, blankClick])))
+        let handler = IdentityHandler(projects: [Project(id: "shop", name: "Shop")])
+        try await pool.withTransaction { try await handler.handle([batch], on: $0, logger: TestStack.logger) }
+        let stored = try await pool.query("SELECT visit_id, coalesce(utm_source, '') FROM journey.visits ORDER BY 1")
+        #expect(try stored.map { try $0.decode(String.self, 0) + "=" + $0.decode(String.self, 1) } == ["blank-click=", "good=vk", "odd=ya"])
+        await pool.close()
+
+        // Over HTTP: such a link is accepted; the same NUL posted as a field is refused, naming it.
+        let world = try await World.make()
+        #expect(try await world.post("/visits", #"{"occurred_at": "2026-03-01T10:15:00Z", "landing_url": "https://school.example/?utm_source=%00"}"#).0 == 201)
+        let (status, answer) = try await world.post("/visits", #"{"occurred_at": "2026-03-01T10:15:00Z", "landing_url": "https://school.example/", "utm_term": "a\u0000"}"#)
+        #expect(status == 400 && answer["field"]?.text == "utm_term")
+        await world.stop()
+    }
+
+    /// Browser beacons come from the site's origin: a preflight is answered 204 with the methods
+    /// and headers allowed, and an answer carries `Access-Control-Allow-Origin`. A server's
+    /// `bearer` scheme is read in any case; a bulk body lists at most 1,000 rejected lines and
+    /// counts them all.
+    @Test func beaconsGetCORSAnswersAndBulkAnswersStaySmall() async throws {
+        let world = try await World.make()
+        var preflight = HTTPClientRequest(url: world.url + "/visits?key=\(Self.site)")
+        preflight.method = .OPTIONS
+        preflight.headers.add(name: "Origin", value: "https://school.example")
+        preflight.headers.add(name: "Access-Control-Request-Method", value: "POST")
+        preflight.headers.add(name: "Access-Control-Request-Headers", value: "content-type")
+        let answer = try await HTTPClient.shared.execute(preflight, timeout: .seconds(60))
+        #expect(answer.status.code == 204)
+        #expect(answer.headers["Access-Control-Allow-Origin"].first == "*")
+        #expect(answer.headers["Access-Control-Allow-Methods"].first?.contains("POST") == true)
+        #expect(answer.headers["Access-Control-Allow-Headers"].first?.lowercased().contains("content-type") == true)
+
+        var beacon = HTTPClientRequest(url: world.url + "/visits?key=\(Self.site)")
+        beacon.method = .POST
+        beacon.headers.add(name: "Origin", value: "https://school.example")
+        beacon.headers.add(name: "Content-Type", value: "application/json")
+        beacon.body = .bytes(ByteBuffer(string: #"{"occurred_at": "2026-03-01T10:15:00Z", "landing_url": "https://school.example/"}"#))
+        let posted = try await HTTPClient.shared.execute(beacon, timeout: .seconds(60))
+        #expect(posted.status.code == 201)
+        #expect(posted.headers["Access-Control-Allow-Origin"].first == "*")
+        let body = try await posted.body.collect(upTo: 1 << 16)
+        #expect(try JSONValue.parse(Array(body.readableBytesView))["visit_id"]?.text?.isEmpty == false)  // readable by the page
+
+        var lower = HTTPClientRequest(url: world.url + "/visits")
+        lower.method = .POST
+        lower.headers.add(name: "Authorization", value: "bearer \(Self.ingest)")
+        lower.body = .bytes(ByteBuffer(string: #"{"occurred_at": "2026-03-01T10:15:00Z", "landing_url": "https://school.example/"}"#))
+        #expect(try await HTTPClient.shared.execute(lower, timeout: .seconds(60)).status.code == 201)
+
+        let bad = String(repeating: "x\n", count: 2500)
+        let (status, bulk) = try await world.post("/events", bad + #"{"type": "visit", "occurred_at": "2026-03-01T10:15:00Z", "landing_url": "https://school.example/"}"#,
+                                                  contentType: "application/x-ndjson")
+        #expect(status == 202)
+        #expect(bulk["accepted"]?.text == "1" && bulk["rejected_count"]?.text == "2500")
+        #expect(bulk["rejected"]?.array?.count == 1000 && bulk["rejected"]?.array?.last?["line"]?.text == "1000")
         await world.stop()
     }
 

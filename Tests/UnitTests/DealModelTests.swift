@@ -100,4 +100,31 @@ import Testing
         #expect(try JSONValue.parse(Array("{}".utf8)) == .object([:]))
         #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(#"{"a": 1,}"#.utf8)) }
     }
+
+    /// Numbers follow RFC 8259's grammar, control characters in strings must be escaped, and
+    /// strings must be UTF-8: nothing is repaired (U+FFFD) or read loosely, so what is stored is
+    /// what was sent. The reason names what is wrong.
+    @Test func theParserRefusesWhatJSONDoesNotAllow() throws {
+        for good in ["0", "-0", "10", "-1.5", "0.25e-3", "1E+9", "12345678901234567890"] {
+            #expect(try JSONValue.parse(Array(good.utf8)) == .number(good), "\(good)")
+        }
+        func reason(_ bytes: [UInt8]) -> String {
+            do { _ = try JSONValue.parse(bytes); return "parsed" } catch let error as JSONParseError { return error.reason } catch { return "\(error)" }
+        }
+        #expect(reason(Array("01".utf8)) == "a number may not start with 0")
+        #expect(reason(Array("-".utf8)) == "expected a digit after '-'")
+        #expect(reason(Array("1.".utf8)) == "expected a digit after '.'")
+        #expect(reason(Array("1e".utf8)) == "expected a digit in the exponent")
+        #expect(reason(Array("+1".utf8)) == "expected a value")
+        #expect(reason(Array(".5".utf8)) == "expected a value")
+        #expect(reason(Array("[1-2]".utf8)) == "expected ',' or ']'")
+        #expect(reason(Array("1e5e5".utf8)) == "text after the value")
+        #expect(reason(Array("\"a\u{01}b\"".utf8)) == "a control character in a string must be escaped")
+        #expect(reason(Array("\"a\\n\tb\"".utf8)) == "a control character in a string must be escaped")  // after an escape too
+        #expect(reason([0x22, 0x61, 0xFF, 0x22]) == "the string starting here is not valid UTF-8")
+        #expect(reason([0x22, 0x5C, 0x6E, 0xC3, 0x22]) == "the string starting here is not valid UTF-8")  // a cut two-byte sequence, after an escape
+        #expect(reason([0x22, 0xED, 0xA0, 0x80, 0x22]) == "the string starting here is not valid UTF-8")  // an encoded surrogate
+        #expect(try JSONValue.parse(Array("\"a\\u0000b\"".utf8)) == .string("a\u{0}b"))  // escaped, a NUL is JSON (the tracker refuses it per field)
+        #expect(try JSONValue.parse(Array("\"\\t Ж\"".utf8)) == .string("\t Ж"))
+    }
 }
