@@ -238,8 +238,10 @@ public struct ReportBuilder: Sendable {
         for lead in leads {
             let own = (dealsOf[lead.requestID] ?? []).map { deals[$0] }
             let duplicate = lead.duplicateOf != nil
-            // A duplicate has no deals; mart.manager_report gives it its chain's first lead's manager.
-            var facts = LeadRow(lead: lead, manager: own.first?.manager)
+            // The lead's manager: its earliest deal's that is not excluded (a spam or cleaning
+            // stage is not who worked the lead), else its earliest deal's. A duplicate has no
+            // deals; mart.manager_report gives it its chain's first lead's manager.
+            var facts = LeadRow(lead: lead, manager: (own.first { $0.status != "excluded" } ?? own.first)?.manager)
             for deal in own where deal.status != "excluded" {
                 facts.deals += 1
                 if deal.status == "won" {

@@ -79,13 +79,16 @@ public struct ReportFigures: Sendable, Equatable {
     public var costOfGoods: Decimal = 0
     public var duplicateLeads: Decimal = 0
     public var nonTargetLeads: Decimal = 0
+    /// Won deals of the row's leads (deals of no lead are not counted): the numerator of
+    /// lead→sale. Not a column of its own.
+    public var leadSales: Decimal = 0
 
     public init() {}
 
     /// Every sum, once: what `+=` adds and what the queries fill.
     public static let sums: [any WritableKeyPath<ReportFigures, Decimal> & Sendable] = [
         \.impressions, \.clicks, \.spend, \.visits, \.leads, \.qualifiedLeads, \.deals, \.sales, \.revenue, \.costOfGoods,
-        \.duplicateLeads, \.nonTargetLeads,
+        \.duplicateLeads, \.nonTargetLeads, \.leadSales,
     ]
 
     public static func += (lhs: inout ReportFigures, rhs: ReportFigures) {
@@ -118,7 +121,7 @@ public struct ReportFigures: Sendable, Equatable {
         case .cpo: Self.ratio(spend, sales)
         case .romi: Self.ratio(revenue - spend, spend)
         case .romiMargin: Self.ratio(revenue - costOfGoods - spend, spend)
-        case .leadToSale: Self.ratio(sales, leads)
+        case .leadToSale: Self.ratio(leadSales, leads)
         }
     }
 }

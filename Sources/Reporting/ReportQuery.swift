@@ -59,11 +59,12 @@ public enum ReportQuery {
             """, [request.project, request.model, request.from.description, request.to.description], on: connection)
     }
 
-    /// Managers (model-free, mart.manager_report): a lead counts for its earliest deal's manager,
-    /// a duplicate for its original's.
+    /// Managers (model-free, mart.manager_report): a lead counts for the manager of its earliest
+    /// deal that is not excluded, a duplicate for its original's; a deal, a sale and revenue for
+    /// the deal's own manager; lead→sale is the share of the manager's leads that bought.
     static func managers(_ request: Report.Request, on connection: PGConnection) async throws -> Report {
-        try await report(request, keys: 1, sums: [\.leads, \.deals, \.sales, \.revenue, \.duplicateLeads, \.nonTargetLeads], sql: """
-            SELECT manager, sum(leads), sum(deals), sum(sales), sum(revenue), sum(duplicate_leads), sum(non_target_leads)
+        try await report(request, keys: 1, sums: [\.leads, \.deals, \.sales, \.revenue, \.duplicateLeads, \.nonTargetLeads, \.leadSales], sql: """
+            SELECT manager, sum(leads), sum(deals), sum(sales), sum(revenue), sum(duplicate_leads), sum(non_target_leads), sum(lead_sales)
             FROM mart.manager_report
             WHERE project_id = $1 AND day BETWEEN $2::date AND $3::date
             GROUP BY manager
@@ -74,14 +75,15 @@ public enum ReportQuery {
     /// cost of goods by the deal's product, on the lead's day (a deal of no lead: its creation
     /// day).
     static func products(_ request: Report.Request, on connection: PGConnection) async throws -> Report {
-        try await report(request, keys: 1, sums: [\.leads, \.deals, \.sales, \.revenue, \.costOfGoods], sql: """
-            SELECT product, sum(leads), sum(deals), sum(sales), sum(revenue), sum(cost_of_goods)
+        try await report(request, keys: 1, sums: [\.leads, \.deals, \.sales, \.revenue, \.costOfGoods, \.leadSales], sql: """
+            SELECT product, sum(leads), sum(deals), sum(sales), sum(revenue), sum(cost_of_goods), sum(lead_sales)
             FROM (
-                SELECT coalesce(l.product, '(none)') AS product, 1 AS leads, 0 AS deals, 0 AS sales, 0 AS revenue, 0 AS cost_of_goods
+                SELECT coalesce(l.product, '(none)') AS product, 1 AS leads, 0 AS deals, 0 AS sales, 0 AS revenue, 0 AS cost_of_goods, 0 AS lead_sales
                 FROM report.leads l
                 WHERE l.project_id = $1 AND l.duplicate_of IS NULL AND l.day BETWEEN $2::date AND $3::date
                 UNION ALL
-                SELECT coalesce(d.product, '(none)'), 0, (d.status <> 'excluded')::int, (d.status = 'won')::int, d.revenue, d.cost_of_goods
+                SELECT coalesce(d.product, '(none)'), 0, (d.status <> 'excluded')::int, (d.status = 'won')::int, d.revenue, d.cost_of_goods,
+                       (d.status = 'won' AND d.lead_request_id IS NOT NULL)::int
                 FROM report.deals d
                 WHERE d.project_id = $1 AND d.day BETWEEN $2::date AND $3::date
             ) u

@@ -38,5 +38,6 @@ public struct Migration: Sendable, Equatable {
         Migration(version: 11, name: "report", bytes: PackageResources.V0011__report_sql),
         Migration(version: 12, name: "bi_logins", bytes: PackageResources.V0012__bi_logins_sql),
         Migration(version: 13, name: "report_facts", bytes: PackageResources.V0013__report_facts_sql),
+        Migration(version: 14, name: "mart_mends", bytes: PackageResources.V0014__mart_mends_sql),
     ]
 }

@@ -13,6 +13,57 @@ import Testing
         id: "school", name: "School", timeZone: "Europe/Moscow",
         sources: [Source(id: "amo", kind: "amocrm", options: ["qualifying_stage.p1": "s3", "non_target_loss_reasons": "Дубль, Нецелевой"])])
 
+    /// The manager report credits each deal to its own manager and each lead to the manager of
+    /// its earliest deal that is not excluded; `lead_to_sale` is the share of the manager's leads
+    /// that bought, without sales of deals of no lead. And CAC is 0, not NULL, for paying
+    /// customers of a channel that spent nothing.
+    @Test func managersGetTheirOwnDealsAndLeadToSaleCountsOnlyTheirLeads() async throws {
+        let bench = try await LinkBench.make()
+        defer { Task { await bench.pool.close() } }
+        try await bench.send(leads: [LinkBench.lead("r1", at: 0, phone: "+79990000001"), LinkBench.lead("r2", at: 600, phone: "+79990000002")])
+        try await bench.send(deals: [
+            LinkBench.Deal(id: "spam", createdAt: 60, status: "excluded", requestID: "r1"),  // cleaned out by Вера
+            LinkBench.Deal(id: "first", createdAt: 120, status: "lost", requestID: "r1"),    // Анна worked the lead
+            LinkBench.Deal(id: "repeat", createdAt: 3600, status: "won", requestID: "r1"),   // Борис closed a repeat purchase
+            LinkBench.Deal(id: "r2-won", createdAt: 700, status: "won", requestID: "r2"),    // Анна
+            LinkBench.Deal(id: "orphan", createdAt: 800, status: "won"),                     // Анна, a deal of no lead
+        ])
+        try await bench.pool.withConnection { connection in
+            try await connection.simpleQuery("""
+                INSERT INTO crm.users (project_id, connection_id, user_id, name) VALUES
+                  ('school', 'amo', 'u1', 'Анна'), ('school', 'amo', 'u2', 'Борис'), ('school', 'amo', 'u3', 'Вера');
+                UPDATE crm.deals SET manager_id = CASE deal_id WHEN 'spam' THEN 'u3' WHEN 'repeat' THEN 'u2' ELSE 'u1' END;
+                UPDATE crm.deals SET closed_at = created_at + interval '1 hour' WHERE status = 'won';
+                """)
+        }
+        try await bench.pool.withTransaction { try await ReportBuilder(project: Self.project).rebuild(days: nil, on: $0) }
+        #expect(try await bench.pool.query("SELECT manager FROM report.leads WHERE request_id = 'r1'")[0].decode(String.self, 0) == "Анна")
+        let rows = try await bench.pool.query("""
+            SELECT manager, sum(leads)::text, sum(deals)::text, sum(sales)::text, sum(lead_sales)::text,
+                   coalesce((sum(lead_sales)::numeric / NULLIF(sum(leads), 0))::text, '-'), coalesce(max(lead_to_sale)::text, '-'), sum(revenue)::text
+            FROM mart.manager_report GROUP BY manager ORDER BY manager
+            """)
+        let table = try rows.map { row in try (0...6).map { try row.decode(String.self, $0) } }
+        #expect(table == [
+            ["Анна", "2", "3", "2", "2", "1.00000000000000000000", "1.00000000000000000000"],  // r1 and r2; first, r2-won, orphan
+            ["Борис", "0", "1", "1", "0", "-", "-"],
+            ["Вера", "0", "0", "0", "0", "-", "-"],
+        ])
+        // Revenue follows the deals: each manager's is the sum of their won deals'.
+        let revenue = try await bench.pool.query("""
+            SELECT m.manager, m.revenue = coalesce(d.revenue, 0)
+            FROM (SELECT manager, sum(revenue) AS revenue FROM mart.manager_report GROUP BY 1) m
+            LEFT JOIN (SELECT manager, sum(revenue) AS revenue FROM report.deals WHERE status = 'won' GROUP BY 1) d ON d.manager = m.manager
+            """)
+        #expect(try revenue.allSatisfy { try $0.decode(Bool.self, 1) })
+        #expect(try await bench.pool.query("SELECT sum(revenue) > 0 FROM mart.manager_report WHERE manager = 'Борис'")[0].decode(Bool.self, 0))
+        // No spend anywhere: every row with paying customers has CAC 0.
+        let cac = try await bench.pool.query("""
+            SELECT count(*), count(*) FILTER (WHERE cac = 0) FROM mart.ltv_report WHERE paying_customers > 0
+            """)[0]
+        #expect(try cac.decode(Int.self, 0) > 0 && cac.decode(Int.self, 0) == cac.decode(Int.self, 1))
+    }
+
     @Test func moneyStagesLossReasonsAndManagersMakeTheLeadAndDealFacts() async throws {
         let bench = try await LinkBench.make()
         defer { Task { await bench.pool.close() } }
