@@ -185,11 +185,22 @@ struct JSONParser {
     mutating func string() throws -> String {
         index += 1  // the opening quote
         let start = index
-        // Fast path: no escapes.
-        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 { index += 1 }
+        // Fast path: no escapes. ASCII (nearly every string) needs no validation.
+        var high: UInt8 = 0
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 {
+            high |= bytes[index]
+            index += 1
+        }
         guard index < bytes.count else { throw fail("unterminated string") }
         if bytes[index] == UInt8(ascii: "\"") {
-            guard let text = String(validating: bytes[start..<index], as: UTF8.self) else { throw invalidUTF8(start) }
+            let text = if high < 0x80 {
+                String(decoding: bytes[start..<index], as: UTF8.self)
+            } else {
+                try bytes[start..<index].withUnsafeBufferPointer { utf8 in
+                    guard let text = String(validating: utf8, as: UTF8.self) else { throw invalidUTF8(start) }
+                    return text
+                }
+            }
             index += 1
             return text
         }
@@ -198,8 +209,10 @@ struct JSONParser {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
-                guard let text = String(validating: scalars, as: UTF8.self) else { throw invalidUTF8(start) }
-                return text
+                return try scalars.withUnsafeBufferPointer { utf8 in
+                    guard let text = String(validating: utf8, as: UTF8.self) else { throw invalidUTF8(start) }
+                    return text
+                }
             }
             if byte < 0x20 { throw fail("a control character in a string must be escaped") }
             if byte != UInt8(ascii: "\\") { scalars.append(byte); index += 1; continue }
