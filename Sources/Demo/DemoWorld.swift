@@ -51,7 +51,7 @@ public struct DemoWorld: Sendable {
     }
 
     /// The cost sheet's spend per day, as the manual-costs collector spreads a month's line
-    /// (evenly to the kopeck, the remainder on the first days).
+    /// (evenly to the micro, the remainder on the first days).
     public var dailyCosts: [LocalDay: Decimal] {
         var days: [LocalDay: Decimal] = [:]
         for cost in costs {
@@ -59,7 +59,7 @@ public struct DemoWorld: Sendable {
                 days[day, default: 0] += Decimal(cost.roubles)
             } else if let first = LocalDay(iso: cost.month + "-01") {
                 let month = first.daysOfMonth
-                for (day, share) in zip(month, Micros(Int64(cost.roubles) * 1_000_000).spread(over: month.count)) {
+                for (day, share) in zip(month, Micros(Int64(cost.roubles) * 1_000_000).spread(over: month.count, minorDigits: 6)) {
                     days[day, default: 0] += Decimal(share.value) / 1_000_000
                 }
             }

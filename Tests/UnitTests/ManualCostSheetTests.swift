@@ -1,6 +1,7 @@
 import Attribution
 import Collection
 import Domain
+import Foundation
 import ManualCosts
 import Settings
 import Testing
@@ -15,13 +16,22 @@ import Testing
         let seo = sheet.rows.filter { $0.utmSource == "seo" }
         #expect(seo.count == 31)
         #expect(seo.map(\.cost).reduce(.zero, +) == Micros(decimal: "1000.00")!)
-        #expect(seo.prefix(25).allSatisfy { $0.cost == Micros(decimal: "32.26")! })
-        #expect(seo.last?.cost == Micros(decimal: "32.25")!)
+        // To the micro (definition 15): 1000 / 31 = 32.258064516…, the 16 micros left on the first days.
+        #expect(seo.prefix(16).allSatisfy { $0.cost == Micros(decimal: "32.258065")! })
+        #expect(seo.suffix(15).allSatisfy { $0.cost == Micros(decimal: "32.258064")! })
+        // Any run of days agrees with its exact share within 0.01 (whole kopecks missed by up to 0.08 here).
+        for start in 0..<31 {
+            for end in (start + 1)...31 {
+                let sum = Decimal(seo[start..<end].map(\.cost.value).reduce(0, +)) / 1_000_000
+                let exact = Decimal(1000) * Decimal(end - start) / 31
+                #expect(abs(NSDecimalNumber(decimal: sum - exact).doubleValue) < 0.01, "days \(start + 1)...\(end)")
+            }
+        }
         #expect(seo.allSatisfy { $0.vatIncluded == true && $0.campaignName == "Agency Top" && $0.currency == "RUB" })
         let offline = sheet.rows.filter { $0.utmSource == "offline" }
         #expect(offline.count == 28)
         #expect(offline.map(\.cost).reduce(.zero, +) == Micros(decimal: "280.01")!)
-        #expect(offline.first?.cost == Micros(decimal: "10.01")!)
+        #expect(offline.first?.cost == Micros(decimal: "10.000358")!)  // 280.01 / 28 = 10.00035714…
         let daily = try ManualCostSheet("date,source,amount\n2026-03-01,seo,10.50\n01.03.2026,seo,0.50\n2026-03-02,seo,1",
                                         defaultCurrency: "USD", defaultVATIncluded: true)
         #expect(daily.rows.map(\.cost) == [Micros(decimal: "11.00")!, Micros(decimal: "1")!])

@@ -82,7 +82,10 @@ public struct ManualCostSheet: Sendable {
             }
             let campaignValue = value(campaign) ?? ""
             let mediumValue = value(medium)?.lowercased() ?? ""
-            for (day, share) in zip(days, total.spread(over: days.count)) {
+            // To the micro, not the kopeck (definition 15: a spread cost keeps full precision, so
+            // any run of days agrees with the exact share within 0.01; whole kopecks put up to
+            // 0.15 of a month's rounding on its first half).
+            for (day, share) in zip(days, total.spread(over: days.count, minorDigits: 6)) {
                 let key = Key(day: day, source: sourceValue, medium: mediumValue, campaign: campaignValue)
                 if var existing = sums[key] {
                     guard existing.row.currency == currencyValue, existing.row.vatIncluded == vatValue else {
