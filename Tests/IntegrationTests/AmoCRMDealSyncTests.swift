@@ -221,16 +221,18 @@ import Testing
             #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE stage_id = '41003' AND status = 'open'") == signed)
             let calls = world.fake.calls
             // "Договор подписан" now counts as won; the webinar pipeline's cleaning stage is excluded;
-            // margins give cost of goods.
+            // margins give cost of goods, at full precision (definition 15).
             let remapped = try world.connection(url, options: ["status.3001.41003": "won", "status.42002": "excluded",
-                                                               "margin_pipeline.3001": "40"])
+                                                               "margin_pipeline.3001": "33.333"])
             let outcome = try await DealRemap.run(remapped.engine.store, pool: world.pool)
             #expect(outcome.changed[.won] == signed)
             #expect(outcome.changed[.excluded] == (try await world.count("SELECT count(*) FROM crm.deals WHERE stage_id = '42002'")))
             #expect(world.fake.calls == calls)
             #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE stage_id = '41003' AND status = 'won'") == signed)
-            #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE pipeline_id = '3001' AND cost_of_goods = amount * 0.6") ==
+            #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE pipeline_id = '3001' AND cost_of_goods = amount * 0.66667") ==
                     (try await world.count("SELECT count(*) FROM crm.deals WHERE pipeline_id = '3001'")))
+            // 10,007 × 0.66667 = 6,671.36669: more decimals than the amounts have, none cut.
+            #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE pipeline_id = '3001' AND cost_of_goods <> round(cost_of_goods, 4)") > 0)
             // A won deal without payment information now has its implied payment.
             #expect(try await world.count("SELECT count(*) FROM crm.deal_payments p JOIN crm.deals d USING (project_id, connection_id, deal_id) WHERE d.stage_id = '41003' AND p.origin = 'won_amount'") == signed)
             #expect(try await DealRemap.run(remapped.engine.store, pool: world.pool).changed.isEmpty)
