@@ -213,10 +213,14 @@ public enum Linker {
                 return x
             }
             for (key, holders) in keyOwners where !isCut.contains(key) && holders.count > 1 {
-                let first = find(holders[0])
+                // `root` is the merged set's root after every union: joining a third set to a stale
+                // root would overwrite the second union and split one person in two.
+                var root = find(holders[0])
                 for other in holders.dropFirst() {
-                    let root = find(other)
-                    if root != first { parent[max(root, first)] = min(root, first) }
+                    let theirs = find(other)
+                    guard theirs != root else { continue }
+                    parent[max(theirs, root)] = min(theirs, root)
+                    root = min(theirs, root)
                 }
             }
             // Roots are the smallest index of each component (unions always keep the smaller).

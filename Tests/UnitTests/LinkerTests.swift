@@ -72,6 +72,50 @@ import Testing
         return Set(groups.values)
     }
 
+    /// Definition 18 as a property: without a cap, the customers are exactly the connected
+    /// components (a plain search over the shared keys says which), whatever the records' order.
+    /// One key joining three sets once overwrote its first union and split a person in two.
+    @Test func uncappedCustomersAreExactlyTheConnectedComponents() {
+        // The case that split: A and Y share a phone, B and Z an e-mail, and X, Y, Z one device.
+        let five: [(id: String, keys: [String])] = [
+            ("A", ["p:P"]), ("B", ["e:E"]), ("X", ["c:C"]), ("Y", ["c:C", "p:P"]), ("Z", ["c:C", "e:E"]),
+        ]
+        func permutations(_ items: [Int]) -> [[Int]] {
+            items.count <= 1 ? [items] : items.indices.flatMap { i in
+                permutations(Array(items[..<i] + items[(i + 1)...])).map { [items[i]] + $0 }
+            }
+        }
+        for order in permutations(Array(five.indices)) {
+            #expect(Self.partition(order.map { five[$0] }, cap: 100) == [["A", "B", "X", "Y", "Z"]], "\(order)")
+        }
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<200 {
+            let count = Int.random(in: 2...40, using: &generator)
+            let owners: [(id: String, keys: [String])] = (0..<count).map { index in
+                (id: "o\(index)", keys: (0..<Int.random(in: 0...3, using: &generator)).map { _ in
+                    ["p:", "e:", "c:", "k:"].randomElement(using: &generator)! + String(Int.random(in: 0..<(count / 2 + 1), using: &generator))
+                })
+            }
+            // The reference: a search from each record over records sharing a key.
+            var seen = Set<Int>()
+            var expected = Set<Set<String>>()
+            for start in owners.indices where !seen.contains(start) {
+                var group = Set<String>()
+                var stack = [start]
+                seen.insert(start)
+                while let index = stack.popLast() {
+                    group.insert(owners[index].id)
+                    for other in owners.indices where !seen.contains(other) && !Set(owners[other].keys).isDisjoint(with: owners[index].keys) {
+                        seen.insert(other)
+                        stack.append(other)
+                    }
+                }
+                expected.insert(group)
+            }
+            #expect(Self.partition(owners.shuffled(using: &generator), cap: 1000) == expected, "round \(round): \(owners)")
+        }
+    }
+
     @Test func customersAreComponentsAndTheCapCutsTheWidestSharedKeyWhateverTheOrder() {
         // Three people sharing one office phone; each has a device and an e-mail of their own,
         // and the third a CRM deal naming their lead.
