@@ -68,14 +68,31 @@ public struct AmoCRMSource: CRMSource {
         return CRMCatalog(pipelines: pipelines, users: users)
     }
 
+    /// Pages by key, not by number: each call asks for the leads changed at or after the newest
+    /// second read so far (`filter[updated_at][from]`), dropping the ones already read in that
+    /// second. Page numbers over a list in modification order shift when a manager edits a lead
+    /// during the pass (it moves to the end, and the lead that slid into the page already read is
+    /// never read). Only a page that is all one second is followed by number.
     public func changedDeals(since: Date?, _ body: (CRMDealPage) async throws -> Void) async throws {
-        let from = since.map { Int64($0.timeIntervalSince1970.rounded(.down)) }
+        var from = since.map { Int64($0.timeIntervalSince1970.rounded(.down)) }
+        var readInSecond: Set<String> = []  // ids read whose updated_at is `from`
         var number = 1
         while true {
             let page = try await client.leads(updatedFrom: from, page: number)
-            if !page.items.isEmpty { try await body(try await withProducts(deals(page.items), leads: page.items)) }
+            let fresh = page.items.filter { lead in
+                !(lead["updated_at"]?.text.flatMap { Int64($0) } == from && readInSecond.contains(lead["id"]?.text ?? ""))
+            }
+            if !fresh.isEmpty { try await body(try await withProducts(deals(fresh), leads: fresh)) }
             guard page.hasNext, !page.items.isEmpty else { return }
-            number += 1
+            let newest = page.items.compactMap { $0["updated_at"]?.text.flatMap { Int64($0) } }.max()
+            if let newest, newest != from {
+                from = newest
+                readInSecond = []
+                number = 1
+            } else {
+                number += 1  // the whole page is one second: the next page of that second
+            }
+            for lead in page.items where lead["updated_at"]?.text.flatMap({ Int64($0) }) == from { readInSecond.insert(lead["id"]?.text ?? "") }
         }
     }
 
@@ -154,18 +171,24 @@ public struct AmoCRMSource: CRMSource {
         return history
     }
 
+    /// The events API names no order, so the watermark moves only when the whole pass was read:
+    /// a pass cut short (limits, errors) reads its pages again next time (events have ids, and
+    /// writing them again changes nothing), and no older page is skipped.
     public func recentHistory(since: Date?, _ body: (CRMHistory, Date?) async throws -> Void) async throws {
         let from = since.map { Int64($0.timeIntervalSince1970.rounded(.down)) }
         var number = 1
+        var newestOfPass: Date?
         while true {
             let page = try await client.events(types: eventTypes, createdFrom: from, page: number)
             if !page.items.isEmpty {
                 let (history, newest) = events(page.items)
-                try await body(history, newest)
+                if let newest { newestOfPass = max(newestOfPass ?? newest, newest) }
+                try await body(history, nil)
             }
-            guard page.hasNext, !page.items.isEmpty else { return }
+            guard page.hasNext, !page.items.isEmpty else { break }
             number += 1
         }
+        if let newestOfPass { try await body(CRMHistory(), newestOfPass) }
     }
 
     // MARK: - mapping

@@ -111,25 +111,17 @@ public struct Bitrix24Source: CRMSource {
         }
     }
 
+    /// Both passes in ID order, keyed by the last ID seen (`>ID`, the fast mode without a count):
+    /// a deal edited during the pass keeps its place, so none slides past the pages (offsets
+    /// over `DATE_MODIFY` order shifted when a deal changed mid-pass). The incremental pass adds
+    /// `>=DATE_MODIFY`; its set only grows while it pages.
     public func changedDeals(since: Date?, _ body: (CRMDealPage) async throws -> Void) async throws {
-        if let since {
-            var start = 0
-            while true {
-                let answer = try await client.call("crm.deal.list", body: try Bitrix24Client.json([
-                    "select": select, "filter": [">=DATE_MODIFY": Self.format(since)], "order": ["DATE_MODIFY": "ASC", "ID": "ASC"],
-                    "start": start,
-                ]))
-                let rows = try answer.rows(of: "crm.deal.list")
-                if !rows.isEmpty { try await body(try await withProducts(deals(rows))) }
-                guard let next = answer.next, next > start else { return }
-                start = next
-            }
-        }
-        // The whole portal: the fast mode (no count), ordered by ID, `>ID` the last one seen.
         var last = "0"
         while true {
+            var filter: [String: Any] = [">ID": last]
+            if let since { filter[">=DATE_MODIFY"] = Self.format(since) }
             let answer = try await client.call("crm.deal.list", body: try Bitrix24Client.json([
-                "select": select, "filter": [">ID": last], "order": ["ID": "ASC"], "start": -1,
+                "select": select, "filter": filter, "order": ["ID": "ASC"], "start": -1,
             ]))
             let rows = try answer.rows(of: "crm.deal.list")
             guard !rows.isEmpty else { return }
@@ -139,8 +131,8 @@ public struct Bitrix24Source: CRMSource {
         }
     }
 
-    /// The incremental pass is in `DATE_MODIFY` order, the full one (fast mode) in ID order: the
-    /// watermark advances when a pass is done.
+    /// Passes are in ID order: the watermark advances when a pass is done (to its newest change,
+    /// never past the pass's start).
     public let pagesInModificationOrder = false
 
     public func deals(ids: [String]) async throws -> CRMDealPage {

@@ -53,6 +53,10 @@ public struct DealSyncEngine: Sendable {
         var catalog = catalog
         let since = state.dealsWatermark.map { $0.addingTimeInterval(-overlapSeconds) }
         let perPage = source.pagesInModificationOrder
+        // A pass not in modification order may read a deal before a manager changes it: its
+        // watermark never passes the pass's start, so the next pass (from the watermark less the
+        // overlap) reads that change.
+        let passStart = Date()
         var newest: Date?
         try await source.changedDeals(since: since) { page in
             newest = max(newest ?? .distantPast, page.deals.map(\.updatedAt).max() ?? .distantPast)
@@ -60,7 +64,7 @@ public struct DealSyncEngine: Sendable {
         }
         if !perPage, let newest, newest > .distantPast {
             // The pass is complete: only now is every change up to its newest one read.
-            try await pool.withTransaction { try await store.advance(deals: newest, on: $0) }
+            try await pool.withTransaction { try await store.advance(deals: min(newest, passStart), on: $0) }
         }
         if !state.fullSyncDone {
             try await pool.withTransaction { try await store.advance(fullSyncDone: true, on: $0) }
@@ -84,14 +88,20 @@ public struct DealSyncEngine: Sendable {
         let stored = try await pool.query(
             "SELECT deal_id FROM crm.deals WHERE project_id = $1 AND connection_id = $2 AND NOT is_deleted",
             [store.project, store.connection]).map { try $0.decode(String.self, 0) }
-        let gone = stored.filter { !seen.contains($0) }
-        try await pool.withTransaction { connection in
-            let deleted = try await store.markDeleted(gone, on: connection)
-            outcome.deleted = deleted.count
-            try await enqueueChanged(deleted, on: connection)
-            try await store.advance(reconciled: true, on: connection)
+        // Missing from the listing is not yet gone: a list the CRM pages while managers work can
+        // miss a deal. Each one is asked for by id; only those the CRM does not return are
+        // marked deleted (and those it returns are written).
+        let missing = stored.filter { !seen.contains($0) }
+        let current = catalog
+        for start in stride(from: 0, to: missing.count, by: 250) {
+            let ids = Array(missing[start..<min(missing.count, start + 250)])
+            let checked = try await pool.withTransaction { try await self.syncDeals(ids: ids, catalog: current, on: $0) }
+            outcome.deleted += checked.deleted
+            outcome.written += checked.written
+            outcome.problems += checked.problems
         }
-        if !gone.isEmpty { logger.info("deals deleted in the CRM", metadata: ["crm.connection": "\(store.connection)", "count": "\(gone.count)"]) }
+        try await pool.withTransaction { try await store.advance(reconciled: true, on: $0) }
+        if outcome.deleted > 0 { logger.info("deals deleted in the CRM", metadata: ["crm.connection": "\(store.connection)", "count": "\(outcome.deleted)"]) }
         return outcome
     }
 

@@ -28,6 +28,13 @@ public final class FakeAmoCRM: Sendable {
         public var strayStage: Set<Int64> = []
         /// A regular stage added to pipeline 3001 (a stage created in the CRM after a sync began).
         public var addedStage: Int64?
+        /// Leads edited by a manager right after the n-th listing call (`order[updated_at]`) was
+        /// answered: n → lead ids, each moved to the end of the modification order while a sync
+        /// pages through it.
+        public var editsAfterListCall: [Int: [Int64]] = [:]
+        /// Leads that listings leave out although they exist (fetched by id they are there): a
+        /// list answer that missed a deal.
+        public var missingFromLists: Set<Int64> = []
         public init() {}
     }
 
@@ -112,6 +119,7 @@ public final class FakeAmoCRM: Sendable {
         var issued = 0
         var calls = 0
         var paths: [String] = []
+        var listCalls = 0
         /// Lead ids by (updated_at, id), rebuilt after a change (lists of 100k leads page fast).
         var byUpdate: [Int64]?
 
@@ -156,6 +164,8 @@ public final class FakeAmoCRM: Sendable {
     public var tokensIssued: Int { state.withLock { $0.issued } }
     /// API calls served (token endpoint excluded).
     public var calls: Int { state.withLock { $0.calls } }
+    /// Listing calls of leads (`order[updated_at]`) answered so far.
+    public var leadListCalls: Int { state.withLock { $0.listCalls } }
     /// Paths of the API calls served, in order.
     public var paths: [String] { state.withLock { $0.paths } }
     /// The fake's clock (Unix seconds): every change happens one second after the previous one.
@@ -362,13 +372,22 @@ public final class FakeAmoCRM: Sendable {
                 }
                 first = low
             }
-            let window = order[first...].dropFirst((page - 1) * limit).prefix(limit + 1)
+            let hidden = state.knobs.missingFromLists
+            let window = order[first...].lazy.filter { !hidden.contains($0) }.dropFirst((page - 1) * limit).prefix(limit + 1)
             leads = window.map { state.leads[$0]! }
-            let total = order.count - first
+            let total = order.count - first - (hidden.isEmpty ? 0 : order[first...].filter { hidden.contains($0) }.count)
             let slice = leads.prefix(limit)
             guard !slice.isEmpty else { return Response(status: .noContent) }
             let withContacts = (value(query, "with") ?? "").contains("contacts")
             let items = slice.map { lead(state, $0, withContacts: withContacts, withCatalog: (value(query, "with") ?? "").contains("catalog_elements")) }
+            state.listCalls += 1
+            for id in state.knobs.editsAfterListCall[state.listCalls] ?? [] {
+                guard var edited = state.leads[id] else { continue }
+                state.clock += 1
+                edited.updatedAt = state.clock
+                state.leads[id] = edited
+                state.byUpdate = nil
+            }
             return Self.json(.ok, #"{"_page": \#(page), "_links": {"self": {"href": "/api/v4/leads?page=\#(page)"}\#(Self.next(page, limit, total, "leads"))}, "_embedded": {"leads": [\#(items.joined(separator: ", "))]}}"#)
         }
         let slice = leads.dropFirst((page - 1) * limit).prefix(limit)

@@ -20,6 +20,9 @@ public final class FakeBitrix24: Sendable {
         public var operationTimeLimit = 0
         /// Deals whose OPPORTUNITY comes malformed.
         public var malformedOpportunity: Set<Int> = []
+        /// Deals a manager moves to a stage right after the n-th `crm.deal.list` call was
+        /// answered: n → (deal, stage), changes made while a sync pages.
+        public var movesAfterListCall: [Int: [(deal: Int, stage: String)]] = [:]
         public init() {}
     }
 
@@ -91,6 +94,7 @@ public final class FakeBitrix24: Sendable {
         var knobs = Knobs()
         var clock: Int64 = 1_772_000_000
         var requests = 0
+        var listCalls = 0
         var methods: [String] = []
         /// Deal ids in order, rebuilt after a change (the fast mode pages 100k deals quickly).
         var sortedIDs: [Int]?
@@ -142,17 +146,22 @@ public final class FakeBitrix24: Sendable {
 
     /// Moves a deal to a stage (recorded in the stage history); success and failure stages close it.
     public func move(_ id: Int, category: Int? = nil, stage: String) {
-        state.withLock { state in
-            guard var deal = state.deals[id] else { return }
-            state.clock += 1
-            deal.categoryID = category ?? deal.categoryID
-            deal.stageID = stage
-            deal.modified = state.clock
-            let semantics = Self.semantics(deal.categoryID, stage)
-            deal.closed = semantics == "P" ? nil : state.clock
-            state.deals[id] = deal
-            state.history.append((state.history.count + 1, id, state.clock, deal.categoryID, stage))
-        }
+        state.withLock { Self.move(&$0, id, category: category, stage: stage) }
+    }
+
+    /// Listing calls of deals (`crm.deal.list`) answered so far.
+    public var dealListCalls: Int { state.withLock { $0.listCalls } }
+
+    static func move(_ state: inout State, _ id: Int, category: Int?, stage: String) {
+        guard var deal = state.deals[id] else { return }
+        state.clock += 1
+        deal.categoryID = category ?? deal.categoryID
+        deal.stageID = stage
+        deal.modified = state.clock
+        let semantics = Self.semantics(deal.categoryID, stage)
+        deal.closed = semantics == "P" ? nil : state.clock
+        state.deals[id] = deal
+        state.history.append((state.history.count + 1, id, state.clock, deal.categoryID, stage))
     }
 
     /// Adds or replaces a deal's payment items (does not touch the deal, as in Bitrix24).
@@ -293,6 +302,10 @@ public final class FakeBitrix24: Sendable {
             let order = parameters["order"] as? [String: String] ?? [:]
             deals.sort { order["DATE_MODIFY"] != nil ? ($0.modified, $0.id) < ($1.modified, $1.id) : $0.id < $1.id }
             let knobs = state.knobs
+            state.listCalls += 1
+            defer {
+                for move in knobs.movesAfterListCall[state.listCalls] ?? [] { Self.move(&state, move.deal, category: nil, stage: move.stage) }
+            }
             return .success(page(deals.map { deal -> [String: Any] in
                 var row: [String: Any] = [
                     "ID": String(deal.id), "TITLE": deal.title, "CATEGORY_ID": String(deal.categoryID), "STAGE_ID": deal.stageID,

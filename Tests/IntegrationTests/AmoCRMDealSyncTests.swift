@@ -211,6 +211,36 @@ import Testing
         }
     }
 
+    /// A manager edits deals while a sync pages through the list in modification order: the edited
+    /// deal moves to the end, and with page numbers the deal that slid into the page already read
+    /// was never read. Paging by key reads every deal. And a deal a listing leaves out is asked
+    /// for by id before reconciliation marks it deleted.
+    @Test func dealsEditedWhileASyncPagesAreNeitherSkippedNorMarkedDeleted() async throws {
+        let world = try await World.make(leads: 620)
+        try await FakeServer.serve(world.fake.router()) { url in
+            let connection = try world.connection(url)
+            let catalog = try await connection.engine.syncCatalog()
+            var knobs = FakeAmoCRM.Knobs()
+            knobs.editsAfterListCall = [1: [19_005], 2: [19_300, 19_301]]
+            world.fake.setKnobs(knobs)
+            _ = try await connection.engine.poll(catalog: catalog)
+            try await world.expectMatchesFake()  // 19,250 and 19,502 slid into pages already read: still there
+            #expect(try await world.count("SELECT count(*) FROM crm.deals") == 620)
+
+            // Reconciliation: a listing that misses a live deal, and a manager's edit meanwhile.
+            knobs = FakeAmoCRM.Knobs()
+            knobs.missingFromLists = [19_100]
+            knobs.editsAfterListCall = [world.fake.leadListCalls + 1: [19_010]]
+            world.fake.setKnobs(knobs)
+            world.fake.delete(19_011)
+            let outcome = try await connection.engine.reconcile(catalog: catalog)
+            #expect(outcome.deleted == 1)
+            #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE is_deleted") == 1)
+            #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE deal_id = '19100' AND NOT is_deleted") == 1)
+            try await world.expectMatchesFake()
+        }
+    }
+
     @Test func remappingAStageChangesStatusesWithoutCallingTheCRM() async throws {
         let world = try await World.make(leads: 60)
         try await FakeServer.serve(world.fake.router()) { url in

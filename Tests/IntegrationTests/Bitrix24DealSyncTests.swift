@@ -128,6 +128,33 @@ import Testing
         await pool.close()
     }
 
+    /// Managers move deals while an incremental pass pages through them. Offsets over
+    /// `DATE_MODIFY` order shifted when a deal read on the first page changed again: the deal
+    /// that slid onto that page was never read, and the next poll started past it. Pages keyed
+    /// by ID read every change in the same pass.
+    @Test func dealsMovedWhileAnIncrementalPassPagesAreAllRead() async throws {
+        let fake = Self.world(260)
+        let database = try await TestStack.freshDatabase()
+        let pool = PGPool(PGConfiguration(url: database), logger: TestStack.logger)
+        try await FakeServer.serve(fake.router()) { url in
+            let connection = try Self.connection(url, database: database, pool: pool)
+            let catalog = try await connection.engine.syncCatalog()
+            _ = try await connection.engine.poll(catalog: catalog)
+            // 120 deals lost, the highest id first (modification order is not ID order); the
+            // first of them won after the pass's first page.
+            let moved = (0..<120).map { 4_359 - $0 }
+            for id in moved { fake.move(id, stage: (id - 4_100) % 3 == 0 ? "C2:LOSE" : "LOSE") }
+            var knobs = FakeBitrix24.Knobs()
+            knobs.movesAfterListCall = [fake.dealListCalls + 1: [(deal: 4_359, stage: "WON")]]
+            fake.setKnobs(knobs)
+            let second = try await connection.engine.poll(catalog: catalog)
+            #expect(second.written >= 120)
+            try await Self.expectMatches(fake, pool)  // every change, the one after the first page too, in this pass
+            #expect(try await pool.query("SELECT status FROM crm.deals WHERE deal_id = '4359'")[0].decode(String.self, 0) == "won")
+        }
+        await pool.close()
+    }
+
     @Test func deletedAndMovedDealsAreFoundAndWebhooksAreCheckedByTheirApplicationToken() async throws {
         let fake = Self.world(60)
         let database = try await TestStack.freshDatabase()
