@@ -285,12 +285,24 @@ public struct AmoCRMSource: CRMSource {
                 history.stageChanges.append(CRMStageChange(id: id, dealID: deal, at: at, pipelineID: pipeline, stageID: stage,
                                                            fromPipelineID: before?["pipeline_id"]?.text, fromStageID: before?["id"]?.text))
             } else if type == paidType {
-                func amount(_ side: String) -> Decimal {
-                    let text = event[side]?.array?.first?["custom_field_value"]?["text"]?.text ?? ""
-                    return Decimal(string: text.replacingOccurrences(of: ",", with: ".").replacingOccurrences(of: " ", with: ""),
-                                   locale: Locale(identifier: "en_US_POSIX")) ?? 0
+                /// The field's value on one side: empty is 0 (the field was blank); text that is
+                /// not a plain number is nil, and the event is skipped rather than read as a
+                /// payment of the whole other side (the deal's residual payment, definition 10,
+                /// settles the paid total at its close).
+                func amount(_ side: String) -> Decimal? {
+                    let text = (event[side]?.array?.first?["custom_field_value"]?["text"]?.text ?? "")
+                        .replacingOccurrences(of: ",", with: ".").replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "\u{00A0}", with: "")
+                    if text.isEmpty { return 0 }
+                    var digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+                    if let dot = digits.firstIndex(of: ".") { digits.remove(at: dot) }
+                    guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), text.last != "." else { return nil }
+                    return Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
                 }
-                let difference = amount("value_after") - amount("value_before")
+                guard let after = amount("value_after"), let before = amount("value_before") else {
+                    history.unreadable.append("event \(id) of deal \(deal): a paid-total value is not a number; skipped")
+                    continue
+                }
+                let difference = after - before
                 guard difference != 0 else { continue }
                 history.payments.append(CRMPayment(id: id, dealID: deal, kind: .received, amount: difference, currency: currency,
                                                    paidAt: at, origin: .fieldEvent))

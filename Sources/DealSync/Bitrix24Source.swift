@@ -274,12 +274,16 @@ public struct Bitrix24Source: CRMSource {
         for field in Self.utmFields { if let value = text(field) { utm[field.lowercased()] = value } }
         let products: [String]
         if let field = fields.product, let values = row[field]?.array { products = values.compactMap(\.text) } else { products = text(fields.product).map { [$0] } ?? [] }
-        return CRMDeal(
+        var deal = CRMDeal(
             id: id, name: text("TITLE"), pipelineID: text("CATEGORY_ID") ?? "0", stageID: stage,
             createdAt: try date("DATE_CREATE", required: true)!, updatedAt: try date("DATE_MODIFY", required: true)!,
             closedAt: text("CLOSED") == "Y" ? try date("CLOSEDATE", required: false) : nil,
             amount: try decimal("OPPORTUNITY") ?? 0, currency: try currency(),
             costField: try decimal(fields.costOfGoods), paidTotal: nil, managerID: text("ASSIGNED_BY_ID"), products: products,
             contactIDs: text("CONTACT_ID").map { [$0] } ?? [], visitID: text(fields.visitID), requestID: text(fields.requestID), utm: utm)
+        // Definition 9: S / F / P → won / lost / open, for a stage the catalog does not list yet
+        // (a webhook's deal in a stage created since the catalog was read).
+        deal.stageKind = switch text("STAGE_SEMANTIC_ID") { case "S": .won; case "F": .lost; case "P": .regular; default: nil }
+        return deal
     }
 }

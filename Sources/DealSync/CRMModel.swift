@@ -116,6 +116,9 @@ public struct CRMDeal: Sendable, Equatable {
     public var lossReason: String?
     /// Product lines (catalog elements, product rows); `products` names them when the CRM has them.
     public var lines: [CRMProductLine] = []
+    /// The stage's kind as the deal itself states it (Bitrix24's `STAGE_SEMANTIC_ID`: S, F, P),
+    /// for a stage the stored catalog does not list yet.
+    public var stageKind: CRMStageKind?
 
     public init(
         id: String, name: String? = nil, pipelineID: String, stageID: String, createdAt: Date, updatedAt: Date, closedAt: Date? = nil,

@@ -17,6 +17,9 @@ public struct CRMHistory: Sendable {
     /// Deals whose CRM-recorded payments are replaced by `payments` (Bitrix24 payment items can
     /// be deleted); amoCRM's change events are only ever added.
     public var replacesPaymentsOf: Set<String>
+    /// Events that could not be read (what is wrong, naming the event and its deal): skipped,
+    /// and logged by the engine.
+    public var unreadable: [String] = []
     public init(stageChanges: [CRMStageChange] = [], payments: [CRMPayment] = [], replacesPaymentsOf: Set<String> = []) {
         self.stageChanges = stageChanges
         self.payments = payments

@@ -95,7 +95,7 @@ public struct DealStore: Sendable {
                                          version: "updated_at"))) { writer in
                 for deal in deals {
                     let status = mapping.status(pipeline: deal.pipelineID, stage: deal.stageID,
-                                                kind: catalog.kind(pipeline: deal.pipelineID, stage: deal.stageID))
+                                                kind: catalog.kind(pipeline: deal.pipelineID, stage: deal.stageID) ?? deal.stageKind)
                     let cost = mapping.costOfGoods(amount: deal.amount, costField: deal.costField, products: deal.products, pipeline: deal.pipelineID)
                     let values: [(any PGEncodable)?] = [
                         project, id, deal.id, crm.rawValue, deal.name, deal.pipelineID, deal.stageID, status.rawValue, deal.createdAt,

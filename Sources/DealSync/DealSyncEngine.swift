@@ -152,6 +152,9 @@ public struct DealSyncEngine: Sendable {
 
     private func syncRecentHistory(since: Date?) async throws {
         try await source.recentHistory(since: since) { history, newest in
+            for problem in history.unreadable {
+                logger.warning("history event not taken", metadata: ["crm.connection": "\(store.connection)", "error": "\(problem)"])
+            }
             try await pool.withTransaction { connection in
                 try await store.write(history, on: connection)
                 let affected = Array(Set(history.payments.map(\.dealID) + history.stageChanges.map(\.dealID))).sorted()

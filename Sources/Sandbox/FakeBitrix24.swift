@@ -181,8 +181,11 @@ public final class FakeBitrix24: Sendable {
                                ("auth[member_id]", "a223c6b3710f85df22e9377d6c4f7553"), ("auth[application_token]", token ?? applicationToken)])
     }
 
+    /// A stage's semantics: as listed; a stage the list does not hold (one created in the portal
+    /// after the catalog was read) by its name's ending — `…WON` S, `…LOSE` F, else P.
     public static func semantics(_ category: Int, _ stage: String) -> String {
-        stages[category]?.first { $0.id == stage }?.semantics ?? "P"
+        if let listed = stages[category]?.first(where: { $0.id == stage }) { return listed.semantics ?? "P" }
+        return stage.hasSuffix("WON") ? "S" : stage.hasSuffix("LOSE") ? "F" : "P"
     }
 
     /// Moscow time with its offset, as a Russian portal answers: `2026-03-01T10:15:00+03:00`.

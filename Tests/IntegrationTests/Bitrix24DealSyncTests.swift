@@ -178,6 +178,11 @@ import Testing
             _ = try await pool.withTransaction { try await connection.engine.syncDeals(ids: ids, catalog: catalog, on: $0) }
             #expect(Array(fake.methods.dropFirst(before)).sorted() == ["crm.contact.get", "crm.deal.list", "crm.deal.productrows.get", "crm.item.payment.list"])
             #expect(try await pool.query("SELECT status FROM crm.deals WHERE deal_id = '4113'")[0].decode(String.self, 0) == "won")
+            // A stage created in the portal after the catalog was read: the deal's own
+            // STAGE_SEMANTIC_ID says won (definition 9), not unknown.
+            fake.move(4_116, stage: "EXTRA_WON")
+            _ = try await pool.withTransaction { try await connection.engine.syncDeals(ids: ["4116"], catalog: catalog, on: $0) }
+            #expect(try await pool.query("SELECT status FROM crm.deals WHERE deal_id = '4116'")[0].decode(String.self, 0) == "won")
             // A delete event: the deal is gone from the CRM and is marked deleted.
             fake.delete(4_114)
             let deleted = try await pool.withTransaction { try await connection.engine.syncDeals(ids: ["4114"], catalog: catalog, on: $0) }
