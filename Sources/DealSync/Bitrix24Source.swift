@@ -44,14 +44,19 @@ public struct Bitrix24Source: CRMSource {
         self.readsProductRows = readsProductRows
     }
 
-    /// Fills the deals' product lines from `crm.deal.productrows.get`, 50 deals a batch.
+    /// Fills the deals' product lines from `crm.deal.productrows.get`, 50 deals a batch. A deal
+    /// whose rows cannot be read is a problem of its own (its stored version stays); the page
+    /// goes on.
     func withProducts(_ page: CRMDealPage) async throws -> CRMDealPage {
         guard readsProductRows, !page.deals.isEmpty else { return page }
         var result = page
+        var unreadable: [String: String] = [:]
         for start in stride(from: 0, to: result.deals.count, by: 50) {
             let range = start..<min(result.deals.count, start + 50)
-            let answers = try await client.batch(result.deals[range].map { ("r\($0.id)", "crm.deal.productrows.get?id=\($0.id)") })
+            let batch = try await client.batch(result.deals[range].map { ("r\($0.id)", "crm.deal.productrows.get?id=\($0.id)") })
+            let answers = batch.results
             for index in range {
+                if let failure = batch.failures["r\(result.deals[index].id)"] { unreadable[result.deals[index].id] = failure }
                 let rows = answers["r\(result.deals[index].id)"]?.array ?? []
                 guard !rows.isEmpty else { continue }
                 result.deals[index].lines = rows.map { row in
@@ -62,6 +67,10 @@ public struct Bitrix24Source: CRMSource {
                 result.deals[index].products = result.deals[index].lines.map(\.name)
             }
         }
+        for (deal, failure) in unreadable.sorted(by: { $0.key < $1.key }) {
+            result.problems.append(DealProblem(crm: .bitrix24, dealID: deal, field: "product rows", message: "crm.deal.productrows.get: \(failure)"))
+        }
+        result.deals.removeAll { unreadable[$0.id] != nil }
         return result
     }
 
@@ -153,7 +162,9 @@ public struct Bitrix24Source: CRMSource {
         var contacts: [CRMContact] = []
         for start in stride(from: 0, to: ids.count, by: 50) {
             let slice = ids[start..<min(ids.count, start + 50)]
-            let results = try await client.batch(slice.map { ("c\($0)", "crm.contact.get?id=\($0)") })
+            // A contact the webhook's user may not read is left out (the deal still syncs, without
+            // that contact's phones and e-mails); the others are read.
+            let results = try await client.batch(slice.map { ("c\($0)", "crm.contact.get?id=\($0)") }).results
             for id in slice {
                 guard let contact = results["c\(id)"] else { continue }
                 let phones = (contact["PHONE"]?.array ?? []).compactMap { $0["VALUE"]?.text }.compactMap(ContactNormalization.phone)
@@ -178,18 +189,29 @@ public struct Bitrix24Source: CRMSource {
         let ids = deals.map(\.id)
         for start in stride(from: 0, to: ids.count, by: 50) {
             let slice = ids[start..<min(ids.count, start + 50)]
-            let results = try await client.batch(slice.map { ("p\($0)", "crm.item.payment.list?entityId=\($0)&entityTypeId=2") })
+            let batch = try await client.batch(slice.map { ("p\($0)", "crm.item.payment.list?entityId=\($0)&entityTypeId=2") })
             for deal in slice {
-                for item in results["p\(deal)"]?.array ?? [] {
+                // Payments that cannot be read leave the deal's stored payments as they are.
+                if let failure = batch.failures["p\(deal)"] {
+                    history.replacesPaymentsOf.remove(deal)
+                    history.unreadable.append("deal \(deal): crm.item.payment.list: \(failure); its stored payments are kept")
+                    continue
+                }
+                var payments: [CRMPayment] = []
+                for item in batch.results["p\(deal)"]?.array ?? [] {
                     guard let id = item["id"]?.text, let sum = item["sum"]?.text.flatMap({ Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) }) else {
-                        throw DealProblem(crm: .bitrix24, dealID: deal, field: "payment", message: "a payment item without id or sum")
+                        history.replacesPaymentsOf.remove(deal)
+                        history.unreadable.append("deal \(deal): a payment item without id or sum; its stored payments are kept")
+                        payments = []
+                        break
                     }
                     let received = item["paid"]?.text == "Y"
                     let paidAt = item["datePaid"]?.text.flatMap(Self.date)
-                    history.payments.append(CRMPayment(
+                    payments.append(CRMPayment(
                         id: "payment-\(id)", dealID: deal, kind: received ? .received : .expected, amount: sum,
                         currency: item["currency"]?.text ?? currencies[deal] ?? "", paidAt: received ? paidAt : nil, origin: .crmPayment))
                 }
+                history.payments += payments
             }
         }
         return history

@@ -113,6 +113,9 @@ public struct DealSyncEngine: Sendable {
         let page = try await source.deals(ids: ids)
         let contacts = try await source.contacts(ids: Array(Set(page.deals.flatMap(\.contactIDs))).sorted())
         let history = try await source.history(of: page.deals)
+        for problem in history.unreadable {
+            logger.warning("history not taken", metadata: ["crm.connection": "\(store.connection)", "error": "\(problem)"])
+        }
         let written = try await store.write(page, contacts: contacts, history: history, catalog: catalog, on: connection)
         let present = Set(page.deals.map(\.id)).union(page.problems.map(\.dealID))
         let deleted = try await store.markDeleted(ids.filter { !present.contains($0) }, on: connection)
@@ -144,6 +147,9 @@ public struct DealSyncEngine: Sendable {
         }
         for problem in page.problems {
             logger.warning("deal not taken", metadata: ["crm.connection": "\(store.connection)", "error": "\(problem)"])
+        }
+        for problem in history.unreadable {
+            logger.warning("history not taken", metadata: ["crm.connection": "\(store.connection)", "error": "\(problem)"])
         }
         outcome.written += page.deals.count
         outcome.problems += page.problems

@@ -23,6 +23,9 @@ public final class FakeBitrix24: Sendable {
         /// Deals a manager moves to a stage right after the n-th `crm.deal.list` call was
         /// answered: n → (deal, stage), changes made while a sync pages.
         public var movesAfterListCall: [Int: [(deal: Int, stage: String)]] = [:]
+        /// Batch commands (`method?query` exactly) the webhook's user may not run: answered in
+        /// `result_error` as `ACCESS_DENIED`, the other commands of the batch as usual.
+        public var deniedCommands: Set<String> = []
         public init() {}
     }
 
@@ -243,6 +246,10 @@ public final class FakeBitrix24: Sendable {
                     let name = String(parts[0])
                     guard name != "batch" else {
                         errors[key] = ["error": "ERROR_BATCH_METHOD_NOT_ALLOWED", "error_description": "Method is not allowed for batch usage"]
+                        continue
+                    }
+                    guard !state.knobs.deniedCommands.contains(command) else {
+                        errors[key] = ["error": "ACCESS_DENIED", "error_description": "Access denied."]
                         continue
                     }
                     var query: [String: Any] = [:]

@@ -191,6 +191,40 @@ import Testing
         await pool.close()
     }
 
+    /// The webhook's user may not run every command (Bitrix24 rights are per manager): a
+    /// command that fails inside a batch fails only what it reads. A deal whose product rows are
+    /// denied is a problem of its own; a denied contact is left out and its deal still syncs; a
+    /// deal whose payments are denied keeps its stored payments. The pass goes on — one denied
+    /// command used to fail every page from the same watermark, stopping the connection.
+    @Test func aCommandTheWebhooksUserMayNotRunFailsOnlyWhatItReads() async throws {
+        let fake = Self.world(60)
+        var knobs = FakeBitrix24.Knobs()
+        knobs.deniedCommands = ["crm.deal.productrows.get?id=4110", "crm.contact.get?id=905", "crm.item.payment.list?entityId=4112&entityTypeId=2"]
+        fake.setKnobs(knobs)
+        let database = try await TestStack.freshDatabase()
+        let pool = PGPool(PGConfiguration(url: database), logger: TestStack.logger)
+        try await FakeServer.serve(fake.router()) { url in
+            let connection = try Self.connection(url, database: database, pool: pool)
+            let catalog = try await connection.engine.syncCatalog()
+            let first = try await connection.engine.poll(catalog: catalog)
+            #expect(first.problems.map(\.dealID) == ["4110"])
+            #expect(try await pool.query("SELECT count(*) FROM crm.deals")[0].decode(Int.self, 0) == 59)
+            let error = try await pool.query("SELECT field, message FROM crm.sync_errors WHERE deal_id = '4110'")
+            #expect(try error.first?.decode(String.self, 0) == "product rows")
+            #expect(try error.first?.decode(String.self, 1).contains("ACCESS_DENIED") == true)
+            #expect(try await pool.query("SELECT count(*) FROM crm.deals WHERE deal_id = '4105'")[0].decode(Int.self, 0) == 1)
+            #expect(try await pool.query("SELECT count(*) FROM crm.contacts WHERE contact_id = '905'")[0].decode(Int.self, 0) == 0)
+            #expect(try await pool.query("SELECT count(*) FROM crm.contacts")[0].decode(Int.self, 0) == 58)  // the 59 deals taken, less 905
+            // Rights granted: the next reconciliation takes the deal and the contact.
+            fake.setKnobs(FakeBitrix24.Knobs())
+            _ = try await connection.engine.reconcile(catalog: catalog)
+            try await Self.expectMatches(fake, pool)
+            #expect(try await pool.query("SELECT count(*) FROM crm.contacts WHERE contact_id = '905'")[0].decode(Int.self, 0) == 1)
+            #expect(try await pool.query("SELECT count(*) FROM crm.sync_errors")[0].decode(Int.self, 0) == 0)
+        }
+        await pool.close()
+    }
+
     @Test func aMalformedOpportunityFailsThatDealOnlyAndABadWebhookURLStops() async throws {
         let fake = Self.world(30)
         var knobs = FakeBitrix24.Knobs()

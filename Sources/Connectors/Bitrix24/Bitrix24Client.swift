@@ -74,22 +74,31 @@ public actor Bitrix24Client {
         return Answer(result: result, next: answer["next"]?.text.flatMap { Int($0) }, total: answer["total"]?.text.flatMap { Int($0) })
     }
 
-    /// Up to 50 calls in one request (`batch`, `halt: 0`): each command is `method?query`.
-    /// Returns each command's result by its key; a failed command throws naming it.
-    public func batch(_ commands: [(key: String, command: String)]) async throws -> [String: JSONValue] {
+    /// What a batch answered: each command's result by its key, and each failed command's error
+    /// (`CODE: description`) by its key.
+    public struct BatchAnswer: Sendable {
+        public var results: [String: JSONValue]
+        public var failures: [String: String]
+    }
+
+    /// Up to 50 calls in one request (`batch`, `halt: 0`): each command is `method?query`. A
+    /// command that failed (one contact the webhook's user may not read) fails alone: it is in
+    /// `failures`, the others' results stand.
+    public func batch(_ commands: [(key: String, command: String)]) async throws -> BatchAnswer {
         precondition(commands.count <= 50, "a batch holds at most 50 calls")
-        guard !commands.isEmpty else { return [:] }
+        guard !commands.isEmpty else { return BatchAnswer(results: [:], failures: [:]) }
         var cmd: [String: String] = [:]
         for (key, command) in commands { cmd[key] = command }
         let answer = try await call("batch", body: try Self.json(["halt": 0, "cmd": cmd]))
-        if let errors = answer.result["result_error"], case .object(let failed) = errors, let (key, error) = failed.first {
-            throw Bitrix24Error(status: 200, code: error["error"]?.text ?? "", message: "batch command \(key): \(error["error_description"]?.text ?? "")")
+        var failures: [String: String] = [:]
+        if case .object(let failed)? = answer.result["result_error"] {
+            for (key, error) in failed {
+                failures[key] = "\(error["error"]?.text ?? "ERROR"): \(error["error_description"]?.text ?? "")"
+            }
         }
-        guard case .object(let results)? = answer.result["result"] else {
-            // An empty batch result comes as [] rather than {}.
-            return [:]
-        }
-        return results
+        // An empty batch result comes as [] rather than {}.
+        guard case .object(let results)? = answer.result["result"] else { return BatchAnswer(results: [:], failures: failures) }
+        return BatchAnswer(results: results, failures: failures)
     }
 
     private func post(_ method: String, _ body: [UInt8]) async throws -> [UInt8] {
