@@ -208,8 +208,12 @@ public struct DealStore: Sendable {
     /// Marks deals the CRM no longer has as deleted; returns the ones that were not already.
     public func markDeleted(_ ids: [String], on connection: PGConnection) async throws -> [String] {
         guard !ids.isEmpty else { return [] }
+        // The deletion is a version of its own, one microsecond after the last one read: a page
+        // read before it and committed after (the same CRM version, on another replica) is older
+        // and cannot bring the deal back; a deal the CRM restores comes with a newer version.
         return try await connection.query("""
-            UPDATE crm.deals SET is_deleted = true, deleted_at = now(), synced_at = now()
+            UPDATE crm.deals SET is_deleted = true, deleted_at = now(), synced_at = now(), updated_at = updated_at + interval '1 microsecond'
+
             WHERE project_id = $1 AND connection_id = $2 AND deal_id = ANY($3::text[]) AND NOT is_deleted RETURNING deal_id
             """, [project, self.connection, ids]).map { try $0.decode(String.self, 0) }
     }

@@ -249,6 +249,29 @@ import Testing
         }
     }
 
+    /// A page read before a deal was deleted and committed after (a poll on one replica, the
+    /// delete webhook on another) carries the version the deletion saw: it does not bring the
+    /// deal back. A version the CRM makes later (a lead restored) does.
+    @Test func aPageReadBeforeADeletionDoesNotBringTheDealBack() async throws {
+        let world = try await World.make(leads: 3)
+        try await FakeServer.serve(world.fake.router()) { url in
+            let connection = try world.connection(url)
+            let catalog = try await connection.engine.syncCatalog()
+            _ = try await connection.engine.poll(catalog: catalog)
+            let store = connection.engine.store
+            let read = try await connection.engine.source.deals(ids: ["19001"])  // read before the deletion
+            world.fake.delete(19_001)
+            let deleted = try await world.pool.withTransaction { try await connection.engine.syncDeals(ids: ["19001"], catalog: catalog, on: $0) }
+            #expect(deleted.deleted == 1)
+            _ = try await world.pool.withTransaction { try await store.write(read, contacts: [], history: CRMHistory(), catalog: catalog, on: $0) }
+            #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE deal_id = '19001' AND is_deleted") == 1)
+            var restored = read
+            restored.deals[0].updatedAt = restored.deals[0].updatedAt.addingTimeInterval(60)
+            _ = try await world.pool.withTransaction { try await store.write(restored, contacts: [], history: CRMHistory(), catalog: catalog, on: $0) }
+            #expect(try await world.count("SELECT count(*) FROM crm.deals WHERE deal_id = '19001' AND NOT is_deleted") == 1)
+        }
+    }
+
     @Test func remappingAStageChangesStatusesWithoutCallingTheCRM() async throws {
         let world = try await World.make(leads: 60)
         try await FakeServer.serve(world.fake.router()) { url in
