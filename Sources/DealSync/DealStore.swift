@@ -151,6 +151,32 @@ public struct DealStore: Sendable {
         "loss_reason", "is_deleted", "deleted_at", "synced_at",
     ]
 
+    /// The stored deals (not deleted, not in `except`) of contacts whose phones or e-mails
+    /// `contacts` change — or that are new here: the identity resolver links a deal by its
+    /// contacts' phones and e-mails (definition 8c), so each of those deals must be linked again,
+    /// not only the deal whose page brought the contact. Call before writing the contacts.
+    public func dealsOfChangedContacts(_ contacts: [CRMContact], except: Set<String>, on connection: PGConnection) async throws -> [String] {
+        guard !contacts.isEmpty else { return [] }
+        // Each list joined with U+001F, which no normalised phone or e-mail holds.
+        let separator = "\u{1F}"
+        var stored: [String: (phones: String, emails: String)] = [:]
+        for row in try await connection.query("""
+            SELECT contact_id, array_to_string(phones, chr(31)), array_to_string(emails, chr(31)) FROM crm.contacts
+            WHERE project_id = $1 AND connection_id = $2 AND contact_id = ANY($3::text[])
+            """, [project, self.connection, contacts.map(\.id)]) {
+            stored[try row.decode(String.self, 0)] = (try row.decode(String.self, 1), try row.decode(String.self, 2))
+        }
+        let changed = contacts.filter { contact in
+            guard let old = stored[contact.id] else { return true }
+            return old.phones != contact.phones.joined(separator: separator) || old.emails != contact.emails.joined(separator: separator)
+        }.map(\.id)
+        guard !changed.isEmpty else { return [] }
+        return try await connection.query("""
+            SELECT deal_id FROM crm.deals
+            WHERE project_id = $1 AND connection_id = $2 AND contact_ids && $3::text[] AND NOT is_deleted ORDER BY deal_id
+            """, [project, self.connection, changed]).map { try $0.decode(String.self, 0) }.filter { !except.contains($0) }
+    }
+
     public func write(contacts: [CRMContact], on connection: PGConnection) async throws {
         guard !contacts.isEmpty else { return }
         let (project, id) = (project, self.connection)

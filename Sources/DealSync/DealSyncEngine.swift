@@ -116,7 +116,9 @@ public struct DealSyncEngine: Sendable {
         for problem in history.unreadable {
             logger.warning("history not taken", metadata: ["crm.connection": "\(store.connection)", "error": "\(problem)"])
         }
+        let sharing = try await store.dealsOfChangedContacts(contacts, except: Set(ids), on: connection)
         let written = try await store.write(page, contacts: contacts, history: history, catalog: catalog, on: connection)
+        try await enqueueChanged(sharing, on: connection)
         let present = Set(page.deals.map(\.id)).union(page.problems.map(\.dealID))
         let deleted = try await store.markDeleted(ids.filter { !present.contains($0) }, on: connection)
         try await enqueueChanged(written + deleted, on: connection)
@@ -141,8 +143,9 @@ public struct DealSyncEngine: Sendable {
         let newest = page.deals.map(\.updatedAt).max()
         let catalog = catalog
         try await pool.withTransaction { connection in
+            let sharing = try await store.dealsOfChangedContacts(contacts, except: Set(page.deals.map(\.id)), on: connection)
             let written = try await store.write(page, contacts: contacts, history: history, catalog: catalog, on: connection)
-            try await enqueueChanged(written, on: connection)
+            try await enqueueChanged(written + sharing, on: connection)
             if advanceWatermark, let newest { try await store.advance(deals: newest, on: connection) }
         }
         for problem in page.problems {

@@ -272,6 +272,38 @@ import Testing
         }
     }
 
+    /// Two deals name one contact, and the contact's phone is corrected while only one deal
+    /// changes: the other deal is announced too (`deal.changed`), so the resolver links both by
+    /// the new phone (definition 8c) instead of leaving the second on the old one.
+    @Test func aContactsNewPhoneAnnouncesEveryDealNamingIt() async throws {
+        let generated = AmoCRMDealSyncTests.leads(4)
+        var leads = generated.0
+        let contacts = generated.1
+        leads[2].contactIDs = leads[1].contactIDs  // 19001 and 19002 share contact 80001
+        for index in leads.indices { leads[index].updatedAt += Int64(index) * 1000 }  // far apart: the poll's overlap reads none again
+        let world = try await World.make(leads: 0)
+        world.fake.load(leads, contacts: contacts)
+        try await FakeServer.serve(world.fake.router()) { url in
+            let connection = try world.connection(url)
+            let catalog = try await connection.engine.syncCatalog()
+            _ = try await connection.engine.poll(catalog: catalog)
+            try await world.pool.query("DELETE FROM runtime.outbox")
+            var contact = contacts[1]
+            contact.phones = ["+7 999 000-11-22"]
+            world.fake.load([], contacts: [contact])
+            world.fake.setPrice(19_001, 12_345)  // only 19001 changes in the CRM
+            _ = try await connection.engine.poll(catalog: catalog)
+            var announced = Set<String>()
+            for row in try await world.pool.query("SELECT convert_from(body, 'UTF8') FROM runtime.outbox WHERE routing_key = 'deal.changed'") {
+                let envelope = try JSONValue.parse(Array(try row.decode(String.self, 0).utf8))
+                for deal in envelope["payload"]?["deals"]?.array ?? [] { announced.insert(deal.text ?? "") }
+            }
+            #expect(announced.isSuperset(of: ["19001", "19002"]), "\(announced)")
+            #expect(!announced.contains("19000"))
+            #expect(try await world.count("SELECT count(*) FROM crm.contacts WHERE contact_id = '80001' AND phones = ARRAY['+79990001122']") == 1)
+        }
+    }
+
     @Test func remappingAStageChangesStatusesWithoutCallingTheCRM() async throws {
         let world = try await World.make(leads: 60)
         try await FakeServer.serve(world.fake.router()) { url in
