@@ -151,10 +151,12 @@ public struct DealStore: Sendable {
         "loss_reason", "is_deleted", "deleted_at", "synced_at",
     ]
 
-    /// The stored deals (not deleted, not in `except`) of contacts whose phones or e-mails
-    /// `contacts` change — or that are new here: the identity resolver links a deal by its
-    /// contacts' phones and e-mails (definition 8c), so each of those deals must be linked again,
-    /// not only the deal whose page brought the contact. Call before writing the contacts.
+    /// The stored deals (not deleted, not in `except`) of stored contacts whose phones or
+    /// e-mails `contacts` change: the identity resolver links a deal by its contacts' phones and
+    /// e-mails (definition 8c), so each of those deals must be linked again, not only the deal
+    /// whose page brought the contact. A contact new here has no other deal to announce (a deal
+    /// is written with its contacts; one whose contact could not be read is read again with it
+    /// by the next reconciliation), so a full sync asks nothing. Call before writing the contacts.
     public func dealsOfChangedContacts(_ contacts: [CRMContact], except: Set<String>, on connection: PGConnection) async throws -> [String] {
         guard !contacts.isEmpty else { return [] }
         // Each list joined with U+001F, which no normalised phone or e-mail holds.
@@ -167,13 +169,16 @@ public struct DealStore: Sendable {
             stored[try row.decode(String.self, 0)] = (try row.decode(String.self, 1), try row.decode(String.self, 2))
         }
         let changed = contacts.filter { contact in
-            guard let old = stored[contact.id] else { return true }
+            guard let old = stored[contact.id] else { return false }
             return old.phones != contact.phones.joined(separator: separator) || old.emails != contact.emails.joined(separator: separator)
         }.map(\.id)
         guard !changed.isEmpty else { return [] }
+        // Through the GIN index on contact_ids: the project and connection are compared as
+        // expressions (`|| ''`) so the planner cannot take the primary key's prefix instead and
+        // filter every deal of the connection once a page (which made a full sync quadratic).
         return try await connection.query("""
             SELECT deal_id FROM crm.deals
-            WHERE project_id = $1 AND connection_id = $2 AND contact_ids && $3::text[] AND NOT is_deleted ORDER BY deal_id
+            WHERE contact_ids && $3::text[] AND project_id || '' = $1 AND connection_id || '' = $2 AND NOT is_deleted ORDER BY deal_id
             """, [project, self.connection, changed]).map { try $0.decode(String.self, 0) }.filter { !except.contains($0) }
     }
 

@@ -41,5 +41,6 @@ public struct Migration: Sendable, Equatable {
         Migration(version: 14, name: "mart_mends", bytes: PackageResources.V0014__mart_mends_sql),
         Migration(version: 15, name: "cost_of_goods_precision", bytes: PackageResources.V0015__cost_of_goods_precision_sql),
         Migration(version: 16, name: "deals_by_contact", bytes: PackageResources.V0016__deals_by_contact_sql),
+        Migration(version: 17, name: "deals_by_contact_without_pending_list", bytes: PackageResources.V0017__deals_by_contact_without_pending_list_sql),
     ]
 }
