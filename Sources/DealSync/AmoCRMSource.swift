@@ -77,14 +77,13 @@ public struct AmoCRMSource: CRMSource {
         var from = since.map { Int64($0.timeIntervalSince1970.rounded(.down)) }
         var readInSecond: Set<String> = []  // ids read whose updated_at is `from`
         var number = 1
+        func second(_ lead: JSONValue) -> Int64? { lead["updated_at"]?.text.flatMap { Int64($0) } }
         while true {
             let page = try await client.leads(updatedFrom: from, page: number)
-            let fresh = page.items.filter { lead in
-                !(lead["updated_at"]?.text.flatMap { Int64($0) } == from && readInSecond.contains(lead["id"]?.text ?? ""))
-            }
+            let fresh = page.items.filter { second($0) != from || !readInSecond.contains($0["id"]?.text ?? "") }
             if !fresh.isEmpty { try await body(try await withProducts(deals(fresh), leads: fresh)) }
             guard page.hasNext, !page.items.isEmpty else { return }
-            let newest = page.items.compactMap { $0["updated_at"]?.text.flatMap { Int64($0) } }.max()
+            let newest = page.items.compactMap(second).max()
             if let newest, newest != from {
                 from = newest
                 readInSecond = []
@@ -92,7 +91,7 @@ public struct AmoCRMSource: CRMSource {
             } else {
                 number += 1  // the whole page is one second: the next page of that second
             }
-            for lead in page.items where lead["updated_at"]?.text.flatMap({ Int64($0) }) == from { readInSecond.insert(lead["id"]?.text ?? "") }
+            for lead in page.items where second(lead) == from { readInSecond.insert(lead["id"]?.text ?? "") }
         }
     }
 
@@ -290,13 +289,8 @@ public struct AmoCRMSource: CRMSource {
                 /// payment of the whole other side (the deal's residual payment, definition 10,
                 /// settles the paid total at its close).
                 func amount(_ side: String) -> Decimal? {
-                    let text = (event[side]?.array?.first?["custom_field_value"]?["text"]?.text ?? "")
-                        .replacingOccurrences(of: ",", with: ".").replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "\u{00A0}", with: "")
-                    if text.isEmpty { return 0 }
-                    var digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
-                    if let dot = digits.firstIndex(of: ".") { digits.remove(at: dot) }
-                    guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), text.last != "." else { return nil }
-                    return Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
+                    let text = event[side]?.array?.first?["custom_field_value"]?["text"]?.text ?? ""
+                    return text.isEmpty ? 0 : PaymentSheet.decimal(text)
                 }
                 guard let after = amount("value_after"), let before = amount("value_before") else {
                     history.unreadable.append("event \(id) of deal \(deal): a paid-total value is not a number; skipped")

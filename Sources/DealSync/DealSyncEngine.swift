@@ -113,9 +113,7 @@ public struct DealSyncEngine: Sendable {
         let page = try await source.deals(ids: ids)
         let contacts = try await source.contacts(ids: Array(Set(page.deals.flatMap(\.contactIDs))).sorted())
         let history = try await source.history(of: page.deals)
-        for problem in history.unreadable {
-            logger.warning("history not taken", metadata: ["crm.connection": "\(store.connection)", "error": "\(problem)"])
-        }
+        warnUnreadable(history)
         let sharing = try await store.dealsOfChangedContacts(contacts, except: Set(ids), on: connection)
         let written = try await store.write(page, contacts: contacts, history: history, catalog: catalog, on: connection)
         try await enqueueChanged(sharing, on: connection)
@@ -151,9 +149,7 @@ public struct DealSyncEngine: Sendable {
         for problem in page.problems {
             logger.warning("deal not taken", metadata: ["crm.connection": "\(store.connection)", "error": "\(problem)"])
         }
-        for problem in history.unreadable {
-            logger.warning("history not taken", metadata: ["crm.connection": "\(store.connection)", "error": "\(problem)"])
-        }
+        warnUnreadable(history)
         outcome.written += page.deals.count
         outcome.problems += page.problems
         outcome.pages += 1
@@ -161,15 +157,20 @@ public struct DealSyncEngine: Sendable {
 
     private func syncRecentHistory(since: Date?) async throws {
         try await source.recentHistory(since: since) { history, newest in
-            for problem in history.unreadable {
-                logger.warning("history event not taken", metadata: ["crm.connection": "\(store.connection)", "error": "\(problem)"])
-            }
+            warnUnreadable(history)
             try await pool.withTransaction { connection in
                 try await store.write(history, on: connection)
                 let affected = Array(Set(history.payments.map(\.dealID) + history.stageChanges.map(\.dealID))).sorted()
                 try await enqueueChanged(affected, on: connection)
                 if let newest { try await store.advance(events: newest, on: connection) }
             }
+        }
+    }
+
+    /// Logs what a source could not read of the history (skipped; the rest is written).
+    private func warnUnreadable(_ history: CRMHistory) {
+        for problem in history.unreadable {
+            logger.warning("history not taken", metadata: ["crm.connection": "\(store.connection)", "error": "\(problem)"])
         }
     }
 

@@ -205,7 +205,7 @@ struct JSONParser {
             return text
         }
         var scalars = Array(bytes[start..<index])
-                while index < bytes.count {
+        while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
